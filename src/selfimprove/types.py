@@ -1,0 +1,124 @@
+"""The whole contract between tasks, samplers, verifiers, curation and metrics.
+
+A `Task` turns a dataset into `Problem`s and judges answers; a `Sampler` turns prompts into
+`Completion`s; a `Record` is one problem at one iteration with everything sampled for it. Records are
+written one JSON line each, so every number in a report can be traced back to the text behind it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, Protocol, runtime_checkable
+
+ExtractMode = Literal["strict", "flexible"]
+Message = dict[str, str]
+Prompt = str | list[Message]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: the text shown to the model, the gold answer, and metadata (split, difficulty, source)."""
+
+    id: str
+    prompt: Prompt
+    gold: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Completion:
+    """One sampled answer. `answer`/`correct` use strict extraction; the `_flexible` twins the lenient one
+    (reported side by side, as lm-evaluation-harness does)."""
+
+    text: str
+    num_tokens: int = 0
+    logprob: float | None = None
+    answer: str | None = None
+    correct: bool | None = None
+    answer_flexible: str | None = None
+    correct_flexible: bool | None = None
+
+
+@dataclass
+class Record:
+    """One problem at one iteration: the rendered prompt, the greedy completion and N samples."""
+
+    problem_id: str
+    iteration: int
+    split: str
+    prompt: Prompt
+    gold: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    greedy: Completion | None = None
+    samples: list[Completion] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> Record:
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in row.items() if k in known}
+        if data.get("greedy") is not None:
+            data["greedy"] = Completion(**data["greedy"])
+        data["samples"] = [Completion(**c) for c in data.get("samples", [])]
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to sample. temperature == 0 means greedy decoding (and n is then 1 per prompt)."""
+
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_new_tokens: int = 128
+    stop: tuple[str, ...] = ()
+    seed: int = 0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """Anything that turns prompts into completions: a local HF model, a served model, a judge."""
+
+    def sample(self, prompts: list[Prompt], params: SamplingParams) -> list[list[Completion]]:
+        """Return, for each prompt, `params.n` completions (text, token count, optional logprob)."""
+        ...
+
+
+@runtime_checkable
+class Task(Protocol):
+    """A dataset with its prompt format, answer extraction and verification (one small file each)."""
+
+    name: str
+    splits: tuple[str, ...]
+
+    def load(self, split: str, limit: int | None = None) -> list[Problem]:
+        """Problems of a split, in a fixed order; `limit` keeps the first ones."""
+        ...
+
+    def format_prompt(self, problem: Problem, shots: int = 0) -> Prompt:
+        """The prompt shown to the model, zero-shot or with `shots` worked examples from a training split."""
+        ...
+
+    def extract(self, text: str, mode: ExtractMode = "strict") -> str | None:
+        """The final answer in a completion, or None when there is none in the expected form."""
+        ...
+
+    def verify(self, answer: str | None, gold: str) -> bool:
+        """Whether an extracted answer matches the gold answer."""
+        ...
+
+
+def judge(task: Task, completion: Completion, gold: str) -> Completion:
+    """Fill in a completion's extracted answers and verdicts, strict and flexible (extraction is kept apart
+    from scoring, as in lm-evaluation-harness)."""
+    completion.answer = task.extract(completion.text, "strict")
+    completion.correct = task.verify(completion.answer, gold)
+    completion.answer_flexible = task.extract(completion.text, "flexible")
+    completion.correct_flexible = task.verify(completion.answer_flexible, gold)
+    return completion
