@@ -1,0 +1,104 @@
+"""Per-block perplexity of a causal LM on blocks of token ids.
+
+Shumailov et al. (Nature 2024) measure collapse by the perplexity of each generation's model on the real
+WikiText-2 test blocks (their Fig. 1: mean and spread over generations, and per-block histograms).
+For a block x_1..x_L the perplexity is exp(-(1/(L-1)) * sum_{t=2..L} log p(x_t | x_<t)): the first
+token has no context inside the block and is not scored, the usual convention of HF causal-LM losses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import PreTrainedModel
+
+from selfimprove.errors import UserError
+from selfimprove.progress import progress_bar
+
+
+def _check_blocks(blocks: Sequence[Sequence[int]], vocab_size: int | None, min_len: int) -> None:
+    if not blocks:
+        raise UserError("no blocks given: pass at least one block of token ids")
+    for i, block in enumerate(blocks):
+        if len(block) < min_len:
+            raise UserError(f"block {i} has {len(block)} tokens; at least {min_len} are needed")
+        if vocab_size is not None and (min(block) < 0 or max(block) >= vocab_size):
+            raise UserError(
+                f"block {i} has token ids outside [0, {vocab_size}): tokenize with the model's own tokenizer"
+            )
+
+
+def _pad_right(batch: Sequence[Sequence[int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids and attention mask; pad positions are masked, so the pad id itself is irrelevant."""
+    width = max(len(b) for b in batch)
+    ids = torch.zeros((len(batch), width), dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, block in enumerate(batch):
+        ids[row, : len(block)] = torch.as_tensor(list(block), dtype=torch.long)
+        mask[row, : len(block)] = 1
+    return ids.to(device), mask.to(device)
+
+
+@torch.no_grad()
+def _batch_mean_nll(model: PreTrainedModel, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+    targets, target_mask = ids[:, 1:], mask[:, 1:].float()
+    nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # (batch, L-1)
+    return (nll * target_mask).sum(dim=1) / target_mask.sum(dim=1)
+
+
+def block_perplexities(
+    model: PreTrainedModel,
+    blocks: Sequence[Sequence[int]],
+    batch_size: int = 16,
+    show_progress: bool = False,
+) -> np.ndarray:
+    """Perplexity of `model` on each block (shape: (len(blocks),)), in the order given."""
+    if batch_size < 1:
+        raise UserError(f"batch_size must be >= 1, got {batch_size}")
+    _check_blocks(blocks, getattr(model.config, "vocab_size", None), min_len=2)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out: list[torch.Tensor] = []
+    try:
+        with progress_bar("perplexity", total=len(blocks), enabled=show_progress) as advance:
+            for start in range(0, len(blocks), batch_size):
+                batch = blocks[start : start + batch_size]
+                out.append(_batch_mean_nll(model, *_pad_right(batch, device)).cpu())
+                advance(len(batch))
+    finally:
+        model.train(was_training)
+    return torch.exp(torch.cat(out)).numpy().astype(np.float64)
+
+
+@dataclass(frozen=True)
+class PerplexitySummary:
+    """Spread of per-block perplexity over blocks (paper Fig. 1: mean and std per generation)."""
+
+    n: int
+    mean: float
+    std: float
+    median: float
+    p95: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def summarize_perplexity(perplexities: Sequence[float] | np.ndarray) -> PerplexitySummary:
+    """Mean, population std, median and 95th percentile of per-block perplexities."""
+    values = np.asarray(perplexities, dtype=np.float64)
+    if values.size == 0:
+        raise UserError("no perplexities to summarize")
+    return PerplexitySummary(
+        n=int(values.size),
+        mean=float(values.mean()),
+        std=float(values.std()),
+        median=float(np.median(values)),
+        p95=float(np.percentile(values, 95)),
+    )

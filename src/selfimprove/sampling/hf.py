@@ -1,0 +1,98 @@
+"""The local sampler: any HF causal LM, batched, seeded, with a progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from selfimprove.errors import UserError
+from selfimprove.progress import progress_bar
+from selfimprove.sampling.decode import decode_batch
+from selfimprove.types import Completion, Prompt, SamplingParams
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {device!r} asked for, but no CUDA device is available; use device=cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        on_bf16_gpu = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if on_bf16_gpu else torch.float32
+    return getattr(torch, dtype)
+
+
+def load_model(path: str, dtype: str = "auto", device: str = "auto") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Model and tokenizer from a local HF checkpoint directory or a hub id (when online)."""
+    dev = resolve_device(device)
+    local = Path(path)
+    if local.exists() and not (local / "config.json").is_file():
+        raise UserError(f"{path} exists but is not a HF checkpoint (no config.json); pass a model directory")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=resolve_dtype(dtype, dev))
+    except OSError as e:
+        raise UserError(f"cannot load model {path!r}: not a local checkpoint and not downloadable ({e})") from None
+    model.to(dev).eval()
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+class HFSampler:
+    """Samples from a local HF model. Prompts sharing a batch are sorted by length to limit padding; the
+    same (prompts, params, batch_size) always gives the same completions."""
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, batch_size: int = 64,
+                 show_progress: bool = True) -> None:
+        self.model, self.tokenizer = model, tokenizer
+        self.batch_size, self.show_progress = batch_size, show_progress
+
+    def encode(self, prompt: Prompt) -> list[int]:
+        """Token ids of a prompt; chat messages go through the tokenizer's chat template."""
+        if isinstance(prompt, list):
+            if not getattr(self.tokenizer, "chat_template", None):
+                raise UserError("chat-style prompt given, but the tokenizer has no chat template; use a text prompt")
+            text = self.tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
+            return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return self.tokenizer(prompt)["input_ids"]
+
+    def stop_token_ids(self, stop: tuple[str, ...]) -> set[int]:
+        """EOS ids plus every single token whose text contains a stop string (to end rows early)."""
+        eos = self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos])
+        if stop:
+            vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+            texts = [self.tokenizer.convert_tokens_to_string([t]) if t else "" for t in vocab]
+            ids |= {i for i, t in enumerate(texts) if any(s in t for s in stop)}
+        return ids
+
+    def sample(self, prompts: list[Prompt], params: SamplingParams) -> list[list[Completion]]:
+        n = 1 if params.greedy else params.n
+        encoded = [self.encode(p) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+        per_batch = max(1, self.batch_size // n)
+        stop_ids = self.stop_token_ids(params.stop)
+        results: list[list[Completion]] = [[] for _ in prompts]
+        generator = torch.Generator(device=self.model.device).manual_seed(params.seed)
+        with progress_bar("sampling", total=len(prompts) * n, enabled=self.show_progress) as advance:
+            for start in range(0, len(order), per_batch):
+                chunk = order[start:start + per_batch]
+                rows = decode_batch(self.model, [encoded[i] for i in chunk], n, params, stop_ids,
+                                    self.tokenizer.pad_token_id, generator)
+                for j, i in enumerate(chunk):
+                    results[i] = [self._completion(r.tokens, r.logprob, params) for r in rows[j * n:(j + 1) * n]]
+                advance(len(chunk) * n)
+        return results
+
+    def _completion(self, tokens: list[int], logprob: float, params: SamplingParams) -> Completion:
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        for s in params.stop:
+            text = text.split(s, 1)[0]
+        return Completion(text=text, num_tokens=len(tokens), logprob=logprob)

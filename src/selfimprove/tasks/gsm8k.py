@@ -1,0 +1,111 @@
+"""Task `gsm8k`: grade-school math word problems (Cobbe et al. 2021, arXiv 2110.14168).
+
+Each reference solution ends with `#### <answer>`; its lines are the reasoning steps, with calculator
+annotations `<<48/2=24>>`. Extraction follows lm-evaluation-harness: strict takes the first `#### N` or
+`The answer is N` (the gsm8k and gsm8k-cot formats), flexible takes the last number in the text; both are
+scored by exact match after ignoring `,`, `$` and a trailing `.` (see numbers.py).
+
+Prompts are chain of thought: `Question: ...\\nAnswer:`, zero-shot with one instruction line, or few-shot
+with worked solutions drawn (deterministically from `seed`) from the train split, never the test split.
+"""
+
+from __future__ import annotations
+
+import re
+
+from selfimprove.errors import UserError
+from selfimprove.tasks import data
+from selfimprove.tasks.numbers import last_number, normalize_number, same_number
+from selfimprove.types import ExtractMode, Problem, Prompt
+
+REPO = "openai/grade-school-math, folder grade_school_math/data/"
+SOURCES = {
+    split: data.Source((f"{split}.jsonl",), (data.HubSplit("openai/gsm8k", "main", split),), REPO)
+    for split in ("train", "test")
+}
+INSTRUCTION = 'Solve the problem step by step. End with a line "#### <number>" that gives the final answer.\n\n'
+STRICT = re.compile(r"(?:####|The answer is)\s*(-?[0-9.,]+)")
+CALCULATOR = re.compile(r"<<[^>]*>>")
+
+
+def question_block(question: str) -> str:
+    return f"Question: {question.strip()}\nAnswer:"
+
+
+def worked_solution(solution: str) -> str:
+    """A reference solution as shown in few-shot prompts: without the calculator annotations."""
+    return CALCULATOR.sub("", solution).strip()
+
+
+def to_problem(split: str, index: int, row: dict[str, str]) -> Problem:
+    solution = row["answer"]
+    if "####" not in solution:
+        raise UserError(f"gsm8k {split} row {index}: answer has no '#### <number>' line")
+    steps = [line for line in solution.split("####")[0].splitlines() if line.strip()]
+    meta = {
+        "split": split,
+        "source": "gsm8k",
+        # GSM8K has no official difficulty; the number of solution steps is the usual proxy (and the one
+        # the arith world uses), so difficulty-disparity metrics can bin by it.
+        "difficulty": len(steps),
+        "question": row["question"],
+        "solution": solution,
+    }
+    gold = normalize_number(solution.split("####")[-1])
+    return Problem(f"gsm8k-{split}-{index}", INSTRUCTION + question_block(row["question"]), gold, meta)
+
+
+class GSM8KTask:
+    """GSM8K train (7,473) and test (1,319). Options: data_dir, seed (few-shot choice), hub (allow download)."""
+
+    name = "gsm8k"
+    splits = ("train", "test")
+    stop = ("Question:",)
+
+    def __init__(self, data_dir: str | None = None, seed: int = 1234, hub: bool = True) -> None:
+        self.data_dir, self.seed, self.hub = data_dir, seed, hub
+        self._cache: dict[str, list[Problem]] = {}
+        self._order: list[Problem] | None = None
+
+    def load(self, split: str, limit: int | None = None) -> list[Problem]:
+        if split not in self.splits:
+            raise UserError(f"gsm8k has no split {split!r}; choose one of {list(self.splits)}")
+        if split not in self._cache:
+            rows = data.load_rows(self.name, split, SOURCES[split], self.data_dir, self.hub)
+            self._cache[split] = [to_problem(split, i, row) for i, row in enumerate(rows)]
+        return self._cache[split][:limit]
+
+    def format_prompt(self, problem: Problem, shots: int = 0) -> Prompt:
+        """Zero-shot: the instruction and the question. Few-shot: `shots` train problems with their worked
+        solutions (ending `#### N`), then the question."""
+        if shots <= 0:
+            return problem.prompt
+        exemplars = self.exemplars(problem, shots)
+        blocks = [
+            f"{question_block(e.metadata['question'])} {worked_solution(e.metadata['solution'])}" for e in exemplars
+        ]
+        return "\n\n".join([*blocks, question_block(problem.metadata["question"])])
+
+    def exemplars(self, problem: Problem, shots: int) -> list[Problem]:
+        """The train problems shown before `problem`: the same for every problem given `seed`, never itself."""
+        return data.take_shots(self._exemplar_order(), shots, lambda e: e.id == problem.id)
+
+    def _exemplar_order(self) -> list[Problem]:
+        if self._order is None:
+            try:  # never show a training item whose question is also a test question
+                test_questions = {p.metadata["question"].strip() for p in self.load("test")}
+            except UserError:  # test split not available: nothing it could leak into
+                test_questions = set()
+            self._order = data.exemplar_order(
+                self.load("train"), self.seed, lambda e: e.metadata["question"].strip() in test_questions
+            )
+        return self._order
+
+    def extract(self, text: str, mode: ExtractMode = "strict") -> str | None:
+        if mode == "strict":
+            match = STRICT.search(text)
+            return normalize_number(match.group(1)) if match else None
+        return last_number(text)
+
+    def verify(self, answer: str | None, gold: str) -> bool:
+        return same_number(answer, gold)

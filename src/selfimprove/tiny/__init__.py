@@ -1,0 +1,1 @@
+"""The tiny seed model of the embedded default: a small word-level tokenizer and a standard HF Llama."""

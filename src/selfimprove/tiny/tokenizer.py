@@ -1,0 +1,49 @@
+"""A small word-level tokenizer for the arithmetic world, built with `tokenizers` and saved as a
+standard `PreTrainedTokenizerFast`, so `AutoTokenizer.from_pretrained` loads it like any other.
+
+Words carry their leading space (` apples`), digits are one token each (` 1`, `2`), so numbers are read
+digit by digit and decoding reproduces the text exactly (the Fuse decoder joins pieces as they are).
+"""
+
+from __future__ import annotations
+
+import re
+
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast
+
+from selfimprove.tasks import arith_world as world
+
+PIECE = r" ?[A-Za-z]+[0-9]?| ?[0-9]| ?[^\sA-Za-z0-9]|\n| "
+SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
+
+
+def _pieces(text: str) -> list[str]:
+    return re.findall(PIECE, text)
+
+
+def corpus_words() -> set[str]:
+    """Every piece the arithmetic world can produce: all templates, names, objects, digits, punctuation."""
+    texts = [
+        *world.NAMES, *world.OBJECTS, *world.PRONOUN.values(),
+        *(t for group in world.TEMPLATES.values() for t in group),
+        "Q: has . How many does have now?\nA: The answer is +-*/= X Q1 Q2",
+        "Let X be the answer to the Q1:\nQ1: Solve it and use the value of X to solve Q2. "
+        "Explain your answer step by step.\nQ2: The Q1 answer is 1. Therefore X=1. The final answer is 2.",
+    ]
+    pieces = {p for text in texts for word in text.replace("{p}", " ").replace("{n}", " ").split(" ")
+              for p in _pieces(" " + word) + _pieces(word)}
+    pieces |= {d for i in range(10) for d in (str(i), f" {i}")}
+    return {p for p in pieces if p.strip() or p in (" ", "\n")}
+
+
+def build_tokenizer() -> PreTrainedTokenizerFast:
+    """Word-level tokenizer over the arithmetic world's vocabulary (about 150 tokens)."""
+    vocab = {tok: i for i, tok in enumerate(SPECIALS + sorted(corpus_words()))}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(PIECE), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+        padding_side="left", clean_up_tokenization_spaces=False,
+    )

@@ -1,0 +1,78 @@
+"""What the SFT and DPO adapters share: trainer arguments, a wall-clock limit, LoRA, saving."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+
+from selfimprove.train.config import TrainSection
+
+
+class TimeLimit(TrainerCallback):
+    """Stop training once `seconds` of wall clock have passed (a standard transformers callback)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.start = time.monotonic()
+
+    def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        self.start = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        if time.monotonic() - self.start > self.seconds:
+            control.should_training_stop = True
+        return control
+
+
+def trainer_kwargs(cfg: TrainSection, out_dir: Path, model: PreTrainedModel) -> dict[str, Any]:
+    """Arguments common to SFTConfig and DPOConfig. bf16 only on CUDA that supports it (never on CPU)."""
+    on_cuda = model.device.type == "cuda"
+    return dict(
+        output_dir=str(out_dir),
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a ratio of total steps
+        lr_scheduler_type=cfg.lr_scheduler,
+        weight_decay=cfg.weight_decay,
+        logging_steps=cfg.logging_steps,
+        save_strategy="no",
+        report_to=cfg.report_to or "none",
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=on_cuda and torch.cuda.is_bf16_supported() and model.dtype == torch.bfloat16,
+        use_cpu=not on_cuda,
+        dataloader_num_workers=0,
+    )
+
+
+def callbacks(cfg: TrainSection) -> list[TrainerCallback]:
+    return [TimeLimit(cfg.max_time_s)] if cfg.max_time_s else []
+
+
+def peft_config(cfg: TrainSection) -> Any:
+    """A PEFT LoraConfig when LoRA is enabled, else None (TRL trainers take it as `peft_config`)."""
+    if not cfg.lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+        target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM",
+    )
+
+
+def save_model(model: Any, tokenizer: PreTrainedTokenizerBase, out_dir: Path) -> Path:
+    """Save a standard HF checkpoint (LoRA adapters merged in), loadable by AutoModelForCausalLM."""
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir

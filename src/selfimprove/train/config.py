@@ -1,0 +1,36 @@
+"""Training hyper-parameters shared by the SFT and DPO adapters (TRL-style: one typed config, help text)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from selfimprove.config import Section
+
+
+class LoraSection(Section):
+    enabled: bool = Field(False, description="Train LoRA adapters (PEFT) instead of all weights; merged on save.")
+    r: int = Field(16, ge=1, description="LoRA rank.")
+    alpha: int = Field(32, ge=1, description="LoRA scaling alpha.")
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout.")
+    target_modules: list[str] | str = Field("all-linear", description="Modules to adapt ('all-linear' or names).")
+
+
+class TrainSection(Section):
+    learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate.")
+    epochs: float = Field(1.0, gt=0, description="Passes over the training rows (ignored when max_steps > 0).")
+    max_steps: int = Field(-1, description="Stop after this many optimizer steps; -1 = use epochs.")
+    max_time_s: float | None = Field(None, gt=0, description="Stop training after this many seconds (wall clock).")
+    batch_size: int = Field(32, ge=1, description="Rows per device per optimizer step.")
+    grad_accum: int = Field(1, ge=1, description="Gradient accumulation steps.")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Fraction of steps with linear warm-up.")
+    lr_scheduler: str = Field("cosine", description="transformers scheduler name (linear, cosine, constant, ...).")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    max_length: int = Field(512, ge=8, description="Longest tokenized training row; longer rows are truncated.")
+    seed: int = Field(0, description="Training seed (data order, dropout, init of new weights).")
+    dpo_beta: float = Field(0.1, gt=0, description="DPO beta (strength of the KL anchor to the reference model).")
+    logging_steps: int = Field(10, ge=1, description="Log the loss every this many steps.")
+    report_to: list[str] = Field(
+        default_factory=list,
+        description="Trainer logging integrations (tensorboard, mlflow, wandb); empty = none, nothing needs a network.",
+    )
+    lora: LoraSection = Field(default_factory=LoraSection, description="LoRA through PEFT.")

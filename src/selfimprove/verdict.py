@@ -1,0 +1,279 @@
+"""Was a self-improvement run progress or regress? A rule-based judge over per-iteration metrics.
+
+Wu et al. 2024 ("Progress or Regress? Self-Improvement Reversal in Post-training") show that iterative
+post-training can raise in-distribution pass@1 while the model gets worse in ways pass@1 hides; they
+call this *self-improvement reversal*. This judge compares the starting model (iteration 0) with the
+last iteration (or the one with the best in-distribution pass@1) and checks each hidden signal:
+
+    coverage_stalled          coverage@N rose by less than `coverage_min_rise` (selection, not ability)
+    lexical/semantic/logical_diversity_drop
+                              a diversity of the samples fell by more than `diversity_max_drop` (relative)
+    ood_pass@1_drop           OOD greedy pass@1 fell by more than `ood_max_drop`
+    disparity_growth          the easy-hard disparity rose by more than `disparity_max_growth`
+
+Labels (the `id_pass@1_gain` signal says whether pass@1 rose by at least `min_pass1_gain`):
+
+    progress   pass@1 rose and no hidden signal fired
+    reversal   pass@1 rose but at least one hidden signal fired: the gain hides a regression
+    regress    pass@1 fell by at least `min_pass1_gain`, or stayed within it while diversity, OOD pass@1
+               or disparity got worse (a stalled coverage alone does not count when pass@1 is flat)
+    flat       pass@1 stayed within `min_pass1_gain` and nothing got worse
+
+A signal whose numbers are missing (e.g. no OOD split, semantic diversity not computed) does not fire,
+and its sentence says it was not measured. Input: one metrics dict per iteration, 0..T, each holding
+one `summarize()` dict per split (selfimprove.metrics.summary).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from selfimprove.errors import UserError
+
+Label = Literal["progress", "reversal", "regress", "flat"]
+
+
+class VerdictConfig(BaseModel):
+    """Thresholds of the judge. Absolute thresholds are fractions of problems (0.01 = 1 point)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    id_split: str = Field("test", description="split whose greedy pass@1 is the headline (in-distribution)")
+    ood_split: str = Field("ood", description="out-of-distribution split for the OOD pass@1 signal")
+    compare_to: Literal["last", "best"] = Field(
+        "last", description="compare iteration 0 with the last iteration, or with the best by in-distribution pass@1"
+    )
+    min_pass1_gain: float = Field(
+        0.01, ge=0, le=1, description="absolute pass@1 change that counts as a rise (or, negated, as a fall)"
+    )
+    coverage_min_rise: float = Field(
+        0.01, ge=0, le=1, description="coverage@N rising by less than this counts as flat (selection, not new ability)"
+    )
+    diversity_max_drop: float = Field(
+        0.10, ge=0, le=1, description="relative drop of a diversity metric that fires its signal (0.10 = 10%)"
+    )
+    diversity_group: Literal["correct", "incorrect"] = Field(
+        "correct", description="whose diversity is judged: the correct samples (as in the paper) or the incorrect"
+    )
+    lexical_metric: Literal["distinct-1", "distinct-2", "distinct-3", "distinct-4"] = Field(
+        "distinct-4", description="Distinct-n used for the lexical diversity signal"
+    )
+    ood_max_drop: float = Field(0.01, ge=0, le=1, description="absolute OOD pass@1 fall that fires its signal")
+    disparity_max_growth: float = Field(
+        0.05, ge=0, description="absolute rise of the easy-hard disparity that fires its signal"
+    )
+
+
+@dataclass
+class Signal:
+    """One check: its numbers at the two compared iterations, whether it fired, and a plain sentence."""
+
+    name: str
+    fired: bool
+    before: float | None
+    after: float | None
+    change: float | None
+    threshold: float
+    sentence: str
+
+
+@dataclass
+class Verdict:
+    """The judgement of a run: label, a one-line summary, and every signal with its numbers."""
+
+    label: Label
+    summary: str
+    baseline: int
+    compared: int
+    signals: list[Signal] = field(default_factory=list)
+
+    def fired(self) -> list[str]:
+        return [s.name for s in self.signals if s.fired]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _value(metrics: dict[str, Any], split: str, *path: str) -> float | None:
+    node: Any = metrics.get(split)
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return float(node) if isinstance(node, (int, float)) and not isinstance(node, bool) else None
+
+
+def _pts(x: float) -> str:
+    return f"{x * 100:+.1f} points"
+
+
+def _span(before: float, after: float, a: int, b: int, pct: bool = True) -> str:
+    fmt = (lambda v: f"{v:.1%}") if pct else (lambda v: f"{v:.3g}")
+    return f"from {fmt(before)} at iteration {a} to {fmt(after)} at iteration {b}"
+
+
+def _missing(name: str, what: str, threshold: float) -> Signal:
+    return Signal(name, False, None, None, None, threshold, f"{what} was not measured at both iterations; not judged.")
+
+
+EPS = 1e-9  # so that a change of exactly a threshold, up to float rounding, counts as reaching it
+HIDDEN = {
+    "coverage_stalled": "coverage@N did not grow",
+    "lexical_diversity_drop": "lexical diversity fell",
+    "semantic_diversity_drop": "semantic diversity fell",
+    "logical_diversity_drop": "logical diversity fell",
+    "ood_pass@1_drop": "OOD pass@1 fell",
+    "disparity_growth": "the easy-hard disparity grew",
+}
+
+
+@dataclass(frozen=True)
+class Pair:
+    """The two iterations being compared and their metrics."""
+
+    a: int
+    b: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+    def values(self, split: str, *path: str) -> tuple[float | None, float | None]:
+        return _value(self.before, split, *path), _value(self.after, split, *path)
+
+
+def pass1_signal(p: Pair, cfg: VerdictConfig) -> Signal:
+    """Whether in-distribution greedy pass@1 rose by at least `min_pass1_gain` (the apparent progress)."""
+    x, y = p.values(cfg.id_split, "greedy_pass@1")
+    if x is None or y is None:
+        return _missing("id_pass@1_gain", "in-distribution greedy pass@1", cfg.min_pass1_gain)
+    d = y - x
+    rose, fell = d >= cfg.min_pass1_gain - EPS, d <= -cfg.min_pass1_gain + EPS
+    trend = "rose" if rose else "fell" if fell else f"stayed within {cfg.min_pass1_gain * 100:.1f} points"
+    sentence = f"In-distribution ({cfg.id_split}) greedy pass@1 {trend}: {_span(x, y, p.a, p.b)} ({_pts(d)})."
+    return Signal("id_pass@1_gain", rose, x, y, d, cfg.min_pass1_gain, sentence)
+
+
+def coverage_signal(p: Pair, cfg: VerdictConfig) -> Signal:
+    """Whether coverage@N failed to rise by `coverage_min_rise`: gains without new problems reached."""
+    x, y = p.values(cfg.id_split, "coverage@N")
+    n = int(_value(p.after, cfg.id_split, "samples_per_problem") or 0)
+    what = f"coverage@{n or 'N'} (problems with at least one correct sample)"
+    if x is None or y is None:
+        return _missing("coverage_stalled", what, cfg.coverage_min_rise)
+    d = y - x
+    fired = d < cfg.coverage_min_rise - EPS
+    why = (
+        f"it did not rise by {cfg.coverage_min_rise * 100:.1f} points, so the model reaches no new problems"
+        if fired
+        else "the model reaches problems it could not reach before"
+    )
+    sentence = f"In-distribution {what} went {_span(x, y, p.a, p.b)} ({_pts(d)}): {why}."
+    return Signal("coverage_stalled", fired, x, y, d, cfg.coverage_min_rise, sentence)
+
+
+def diversity_signal(p: Pair, cfg: VerdictConfig, kind: str, key: str) -> Signal:
+    """Whether one diversity of the samples fell by more than `diversity_max_drop`, relative to its start."""
+    name = f"{kind}_diversity_drop"
+    measure = {"semantic": "1 - mean pairwise cosine similarity", "logical": "distinct equation sets"}.get(key, key)
+    what = f"{kind.capitalize()} diversity ({measure}, {cfg.diversity_group} samples)"
+    x, y = p.values(cfg.id_split, "diversity", cfg.diversity_group, key)
+    if x is None or y is None:
+        return _missing(name, what, cfg.diversity_max_drop)
+    if x <= 0:
+        return Signal(name, False, x, y, None, cfg.diversity_max_drop, f"{what} was 0 at iteration {p.a}; not judged.")
+    rel = (y - x) / x
+    fired = -rel > cfg.diversity_max_drop + EPS
+    verdict = "more than" if fired else "not more than"
+    sentence = (
+        f"{what} went {_span(x, y, p.a, p.b, pct=False)} ({rel:+.1%} relative; "
+        f"{verdict} the {cfg.diversity_max_drop:.0%} drop that counts)."
+    )
+    return Signal(name, fired, x, y, rel, cfg.diversity_max_drop, sentence)
+
+
+def ood_signal(p: Pair, cfg: VerdictConfig) -> Signal:
+    """Whether OOD greedy pass@1 fell by more than `ood_max_drop`."""
+    x, y = p.values(cfg.ood_split, "greedy_pass@1")
+    what = f"Out-of-distribution ({cfg.ood_split}) greedy pass@1"
+    if x is None or y is None:
+        return _missing("ood_pass@1_drop", what, cfg.ood_max_drop)
+    d = y - x
+    fired = -d > cfg.ood_max_drop + EPS
+    sentence = f"{what} went {_span(x, y, p.a, p.b)} ({_pts(d)})" + (": the model generalizes worse." if fired else ".")
+    return Signal("ood_pass@1_drop", fired, x, y, d, cfg.ood_max_drop, sentence)
+
+
+def disparity_signal(p: Pair, cfg: VerdictConfig) -> Signal:
+    """Whether the easy-hard disparity of in-distribution pass@1 grew by more than `disparity_max_growth`."""
+    x, y = p.values(cfg.id_split, "disparity")
+    what = "The easy-hard disparity ((pass@1 easiest - pass@1 hardest) / pass@1 easiest)"
+    if x is None or y is None:
+        return _missing("disparity_growth", what, cfg.disparity_max_growth)
+    d = y - x
+    fired = d > cfg.disparity_max_growth + EPS
+    tail = ": gains went to easy problems, the hardest fell behind." if fired else "."
+    sentence = f"{what} went {_span(x, y, p.a, p.b, pct=False)} ({d:+.3f}){tail}"
+    return Signal("disparity_growth", fired, x, y, d, cfg.disparity_max_growth, sentence)
+
+
+def _target(history: list[dict[str, Any]], cfg: VerdictConfig) -> int:
+    """The iteration compared with iteration 0: the last, or the best by in-distribution pass@1 (earliest on ties)."""
+    if cfg.compare_to == "last":
+        return len(history) - 1
+    scores = {i: _value(history[i], cfg.id_split, "greedy_pass@1") for i in range(1, len(history))}
+    return max(scores, key=lambda i: (scores[i] if scores[i] is not None else -1.0, -i))
+
+
+def _listing(signals: list[Signal]) -> str:
+    """'a', 'a and b', 'a, b and c' from the signals' plain-language names."""
+    names = [HIDDEN[s.name] for s in signals]
+    if len(names) < 2:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _label(signals: list[Signal], cfg: VerdictConfig) -> tuple[Label, str]:
+    pass1, hidden = signals[0], [s for s in signals[1:] if s.fired]
+    named = _listing(hidden)
+    change = _pts(pass1.change or 0.0)
+    if pass1.fired:
+        if hidden:
+            return "reversal", f"Self-improvement reversal: in-distribution pass@1 rose ({change}), but {named}."
+        return "progress", f"Progress: in-distribution pass@1 rose ({change}) and no reversal signal fired."
+    if (pass1.change or 0.0) <= -cfg.min_pass1_gain + EPS:
+        extra = f"; also {named}" if hidden else ""
+        return "regress", f"Regress: in-distribution pass@1 fell ({change}){extra}."
+    worse = [s for s in hidden if s.name != "coverage_stalled"]
+    if worse:
+        named = _listing(worse)
+        return "regress", f"Regress: in-distribution pass@1 did not move ({change}), but {named}."
+    return "flat", f"Flat: in-distribution pass@1 changed by {change}, less than the threshold, and nothing got worse."
+
+
+def judge(history: list[dict[str, Any]], config: VerdictConfig | None = None) -> Verdict:
+    """Judge a run from its metrics history (history[i] = iteration i's {split: summarize() dict})."""
+    cfg = config or VerdictConfig()
+    if len(history) < 2:
+        raise UserError(f"a verdict compares iterations; got metrics for {len(history)}, need iteration 0 and one more")
+    b = _target(history, cfg)
+    for i in (0, b):
+        if _value(history[i], cfg.id_split, "greedy_pass@1") is None:
+            splits = sorted(k for k, v in history[i].items() if isinstance(v, dict))
+            raise UserError(
+                f"iteration {i} has no greedy pass@1 for split {cfg.id_split!r} (splits there: {splits}); "
+                "evaluate that split greedily or set verdict id_split to one that was"
+            )
+    pair = Pair(0, b, history[0], history[b])
+    signals = [
+        pass1_signal(pair, cfg),
+        coverage_signal(pair, cfg),
+        diversity_signal(pair, cfg, "lexical", cfg.lexical_metric),
+        diversity_signal(pair, cfg, "semantic", "semantic"),
+        diversity_signal(pair, cfg, "logical", "logical"),
+        ood_signal(pair, cfg),
+        disparity_signal(pair, cfg),
+    ]
+    label, summary = _label(signals, cfg)
+    return Verdict(label, summary, 0, b, signals)
