@@ -1,0 +1,51 @@
+"""`selfimprove eval`: evaluate one model on one task and write eval.jsonl + metrics.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import Field
+from rich.console import Console
+
+from selfimprove.config import Section, dump_config
+from selfimprove.evaluate import EvalSection, evaluate_split
+from selfimprove.jsonl import write_atomic, write_jsonl
+from selfimprove.metrics import EmbeddingCache
+from selfimprove.metrics.summary import summarize_splits
+from selfimprove.report.console import metrics_table
+from selfimprove.sampling.hf import HFSampler, load_model
+from selfimprove.sections import ModelSection, SamplingSection, TaskSection
+from selfimprove.tasks import get_task
+
+
+class EvalConfig(Section):
+    """`selfimprove eval`: one model, one task, greedy pass@1 and pass@k per split."""
+
+    task: TaskSection = Field(default_factory=TaskSection, description="Which task and how to prompt it.")
+    model: ModelSection = Field(..., description="The model to evaluate.")
+    sampling: SamplingSection = Field(default_factory=SamplingSection, description="How to sample.")
+    eval: EvalSection = Field(default_factory=EvalSection, description="What to evaluate.")
+    out: str | None = Field(None, description="Directory for eval.jsonl and metrics.json.")
+
+
+def run_eval(cfg: EvalConfig) -> dict:
+    """Sample, judge, summarize; write the records and metrics under cfg.out and print a table."""
+    task = get_task(cfg.task.name, **cfg.task.options)
+    for split in cfg.eval.splits:
+        task.load(split, 1)  # fail on a bad split before loading the model
+    model, tokenizer = load_model(cfg.model.path, cfg.model.dtype, cfg.model.device)
+    sampler = HFSampler(model, tokenizer, batch_size=cfg.sampling.batch_size)
+    records = []
+    for split in cfg.eval.splits:
+        records += evaluate_split(sampler, task, split, cfg.sampling, cfg.eval, cfg.task.shots)
+    out = Path(cfg.out or ".")
+    write_jsonl(out / "eval.jsonl", (r.to_dict() for r in records))
+    cache = EmbeddingCache(out / "embeddings") if cfg.eval.semantic and cfg.eval.k > 1 else None
+    metrics = summarize_splits(records, cache)
+    write_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
+    write_atomic(out / "config.yaml", dump_config(cfg))
+    console = Console()
+    console.print(metrics_table(metrics, f"{cfg.model.path} on {cfg.task.name}"))
+    console.print(f"records: {out / 'eval.jsonl'}  metrics: {out / 'metrics.json'}")
+    return metrics

@@ -1,0 +1,60 @@
+"""`selfimprove pretrain`: build the tiny seed model and train it on the labeled `seed` split with TRL's
+SFTTrainer (completion-only loss). The result is a standard HF checkpoint directory."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pydantic import Field
+
+from selfimprove.config import Section, dump_config
+from selfimprove.jsonl import write_atomic
+from selfimprove.sections import TaskSection
+from selfimprove.tasks import get_task
+from selfimprove.tiny.model import TinyModelSection, build_model
+from selfimprove.tiny.tokenizer import build_tokenizer
+from selfimprove.train.common import save_model
+from selfimprove.train.config import TrainSection
+
+
+def _pretrain_defaults() -> TrainSection:
+    return TrainSection(learning_rate=2e-3, batch_size=64, epochs=1.0, max_time_s=170.0, warmup_ratio=0.02,
+                        logging_steps=25)
+
+
+class PretrainConfig(Section):
+    """The tiny seed model of the embedded default: architecture, data and a training budget."""
+
+    out: str = Field("runs/tiny-arith", description="Directory of the trained checkpoint.")
+    task: TaskSection = Field(default_factory=TaskSection, description="Labeled data: the task's `split`.")
+    split: str = Field("seed", description="Split whose reference solutions are the training targets.")
+    model: TinyModelSection = Field(default_factory=TinyModelSection, description="Architecture of the tiny Llama.")
+    train: TrainSection = Field(default_factory=_pretrain_defaults, description="Training budget and optimizer.")
+
+
+def training_rows(cfg: PretrainConfig) -> list[dict[str, str]]:
+    """Prompt/completion rows from the split's reference solutions (metadata['solution'])."""
+    task = get_task(cfg.task.name, **cfg.task.options)
+    rows = []
+    for problem in task.load(cfg.split):
+        solution = problem.metadata.get("solution")
+        if solution:
+            rows.append({"prompt": str(task.format_prompt(problem, cfg.task.shots)), "completion": f" {solution}"})
+    return rows
+
+
+def pretrain(cfg: PretrainConfig) -> tuple[Path, float]:
+    """Train and save the seed model; returns its directory and the training wall time in seconds."""
+    from selfimprove.train.sft import train_sft
+
+    out = Path(cfg.out)
+    tokenizer = build_tokenizer()
+    model = build_model(tokenizer, cfg.model, seed=cfg.train.seed)
+    rows = training_rows(cfg)
+    start = time.monotonic()
+    trained = train_sft(model, tokenizer, rows, cfg.train, out / "_trainer")
+    seconds = time.monotonic() - start
+    save_model(trained, tokenizer, out)
+    write_atomic(out / "pretrain.yaml", dump_config(cfg))
+    return out, seconds
