@@ -17,3 +17,126 @@ def shared_data() -> Path:
     if not root.is_dir():
         pytest.skip(f"real benchmark data not found at {root} (set SELFIMPROVE_DATA_DIR)")
     return root
+
+
+@pytest.fixture(scope="session")
+def micro_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real HF checkpoint of a micro Llama with the arith tokenizer, trained for a few SFT steps on the
+    arith seed split (so it has seen the answer format). Built once per test session."""
+    from selfimprove.tasks import get_task
+    from selfimprove.tiny.model import TinyModelSection, build_model
+    from selfimprove.tiny.tokenizer import build_tokenizer
+    from selfimprove.train.common import save_model
+    from selfimprove.train.config import TrainSection
+    from selfimprove.train.sft import train_sft
+
+    out = tmp_path_factory.mktemp("micro_model")
+    tokenizer = build_tokenizer()
+    model = build_model(tokenizer, TinyModelSection(hidden_size=32, layers=1, heads=2, intermediate_size=64))
+    task = get_task("arith", sizes={"seed": 64})
+    rows = [{"prompt": p.prompt, "completion": " " + p.metadata["solution"]} for p in task.load("seed")]
+    cfg = TrainSection(max_steps=8, batch_size=16, learning_rate=3e-3, logging_steps=4)
+    trained = train_sft(model, tokenizer, rows, cfg, out / "_trainer")
+    save_model(trained, tokenizer, out)
+    return out
+
+
+MICRO_RUN_SIZES = {"seed": 64, "improve": 8, "test": 12, "ood": 6}
+
+
+def _micro_run_stage(iter_dir: Path, stage: str) -> None:
+    from selfimprove.jsonl import write_atomic
+
+    write_atomic(iter_dir / f".done-{stage}", "")
+
+
+def _micro_run_eval(run: Path, t: int, model, tokenizer, task, cache, reference: list) -> list:  # noqa: ANN001
+    """Evaluate one iteration's model on test and ood (greedy + 4 samples) into iter_<t>/eval.jsonl and
+    metrics.json, with the improvement set against `reference` (iteration 1's records) from t = 2 on."""
+    import json
+
+    from selfimprove.evaluate import EvalSection, evaluate_split
+    from selfimprove.jsonl import write_atomic, write_jsonl
+    from selfimprove.metrics import improvement_set
+    from selfimprove.metrics.summary import summarize_splits
+    from selfimprove.sampling.hf import HFSampler
+    from selfimprove.sections import SamplingSection
+
+    iter_dir = run / f"iter_{t:03d}"
+    sampler = HFSampler(model.eval(), tokenizer, batch_size=64, show_progress=False)
+    sampling, ev = SamplingSection(max_new_tokens=40), EvalSection(k=4)
+    records = [r for s in ("test", "ood") for r in evaluate_split(sampler, task, s, sampling, ev, 0, iteration=t)]
+    write_jsonl(iter_dir / "eval.jsonl", (r.to_dict() for r in records))
+    metrics = {"iteration": t, **summarize_splits(records, cache)}
+    if t >= 2:
+        metrics["improvement"] = improvement_set(records, reference)
+    write_atomic(iter_dir / "metrics.json", json.dumps(metrics, indent=1))
+    _micro_run_stage(iter_dir, "eval")
+    with open(run / "metrics.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(metrics) + "\n")
+    return records
+
+
+def _micro_run_improve(run: Path, t: int, model, tokenizer, task, train_cfg):  # noqa: ANN001, ANN202
+    """One SFT iteration as the loop does it: sample the improve split, keep seed rows plus the correct
+    samples, fine-tune a few steps, save iter_<t>/model."""
+    from selfimprove.evaluate import EvalSection, evaluate_split
+    from selfimprove.jsonl import write_jsonl
+    from selfimprove.sampling.hf import HFSampler
+    from selfimprove.sections import SamplingSection
+    from selfimprove.train.common import save_model
+    from selfimprove.train.sft import train_sft
+
+    iter_dir = run / f"iter_{t:03d}"
+    sampler = HFSampler(model.eval(), tokenizer, batch_size=64, show_progress=False)
+    samples = evaluate_split(sampler, task, "improve", SamplingSection(max_new_tokens=40), EvalSection(k=4), 0, t)
+    write_jsonl(iter_dir / "samples.jsonl", (r.to_dict() for r in samples))
+    _micro_run_stage(iter_dir, "sample")
+    rows = [{"prompt": p.prompt, "completion": " " + p.metadata["solution"]} for p in task.load("seed")]
+    rows += [{"prompt": r.prompt, "completion": c.text} for r in samples for c in r.samples if c.correct]
+    write_jsonl(iter_dir / "train_sft.jsonl", rows)
+    _micro_run_stage(iter_dir, "curate")
+    trained = train_sft(model.train(), tokenizer, rows, train_cfg, iter_dir / "_trainer")
+    save_model(trained, tokenizer, iter_dir / "model")
+    _micro_run_stage(iter_dir, "train")
+    return trained
+
+
+@pytest.fixture(scope="session")
+def micro_run_dir(tmp_path_factory: pytest.TempPathFactory, micro_model: Path) -> Path:
+    """A real 2-iteration iterative-SFT run directory in the layout of DESIGN.md (config.yaml, iter_000..002
+    with eval.jsonl and metrics.json, samples.jsonl, train_sft.jsonl, model/, .done-* markers, metrics.jsonl,
+    embeddings/), built from the micro model with the real sampler, verifier, metrics and SFT trainer."""
+    import yaml
+
+    from selfimprove.evaluate import EvalSection
+    from selfimprove.metrics import EmbeddingCache
+    from selfimprove.sampling.hf import load_model
+    from selfimprove.sections import SamplingSection, TaskSection
+    from selfimprove.tasks import get_task
+    from selfimprove.train.config import TrainSection
+    from selfimprove.verdict import VerdictConfig
+
+    run = tmp_path_factory.mktemp("runs") / "micro-sft"
+    run.mkdir()
+    train_cfg = TrainSection(max_steps=4, batch_size=16, learning_rate=3e-3, logging_steps=4)
+    config = {
+        "task": TaskSection(name="arith", options={"sizes": MICRO_RUN_SIZES}).model_dump(mode="json"),
+        "model": {"path": str(micro_model), "dtype": "float32", "device": "cpu"},
+        "sampling": SamplingSection(max_new_tokens=40).model_dump(mode="json"),
+        "eval": EvalSection(k=4).model_dump(mode="json"),
+        "train": train_cfg.model_dump(mode="json"),
+        "loop": {"method": "sft", "iterations": 2},
+        "verdict": VerdictConfig(min_pass1_gain=0.02).model_dump(mode="json"),
+    }
+    (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    task = get_task("arith", sizes=MICRO_RUN_SIZES)
+    cache = EmbeddingCache(run / "embeddings")
+    model, tokenizer = load_model(str(micro_model), "float32", "cpu")
+    reference: list = []
+    _micro_run_eval(run, 0, model, tokenizer, task, cache, reference)
+    for t in (1, 2):
+        model = _micro_run_improve(run, t, model, tokenizer, task, train_cfg)
+        records = _micro_run_eval(run, t, model, tokenizer, task, cache, reference)
+        reference = reference or records
+    return run

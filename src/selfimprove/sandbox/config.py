@@ -50,7 +50,9 @@ class SandboxConfig:
     max_output_bytes: int = field(
         default=1 << 20, metadata=_help("stdout plus stderr bytes after which the run is killed (status 'killed').")
     )
-    tail_bytes: int = field(default=4096, metadata=_help("How many final bytes of stdout and of stderr a result keeps."))
+    tail_bytes: int = field(
+        default=4096, metadata=_help("How many final bytes of stdout and of stderr a result keeps.")
+    )
     allow_network: bool = field(
         default=False, metadata=_help("Let the code use the network (no new network namespace). Off by default.")
     )

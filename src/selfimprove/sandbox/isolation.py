@@ -33,7 +33,11 @@ CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
 _GUARANTEES: dict[str, dict[str, Any]] = {
     "namespaces": {"network_isolated": True, "filesystem": "host read-only; private tmpfs", "pid_namespace": True},
     "userns": {"network_isolated": True, "filesystem": "host read-only; private tmpfs", "pid_namespace": True},
-    "uid": {"network_isolated": False, "filesystem": "unprivileged uid; world-writable dirs cleaned", "pid_namespace": False},
+    "uid": {
+        "network_isolated": False,
+        "filesystem": "unprivileged uid; world-writable dirs cleaned",
+        "pid_namespace": False,
+    },
     "none": {"network_isolated": False, "filesystem": "not contained", "pid_namespace": False},
 }
 

@@ -1,0 +1,72 @@
+"""The real CLI end to end (pretrain a micro model, evaluate it) and its handling of bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from selfimprove.jsonl import read_jsonl
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "selfimprove.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def assert_clean_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    message = result.stderr.strip()
+    assert message.startswith("error:") and len(message.splitlines()) <= 4, message
+    for word in words:
+        assert word in message, message
+
+
+def test_unknown_task(micro_model):
+    assert_clean_error(cli("eval", "--model", str(micro_model), "--task", "arihm"), "unknown task", "arith")
+
+
+def test_missing_model_path(tmp_path):
+    assert_clean_error(cli("eval", "--model", str(tmp_path), "--task", "arith"), "not a HF checkpoint")
+
+
+def test_malformed_yaml(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {path: x\n")
+    assert_clean_error(cli("eval", str(bad)), "malformed YAML")
+
+
+def test_invalid_override(micro_model):
+    assert_clean_error(cli("eval", "--model", str(micro_model), "sampling.tempreature=2"), "sampling.temperature")
+    assert_clean_error(cli("eval", "--model", str(micro_model), "sampling.n=lots"), "sampling.n")
+
+
+def test_unknown_split_fails_before_loading(micro_model):
+    assert_clean_error(cli("eval", "--model", str(micro_model), "--split", "tset"), "no split", "test")
+
+
+@pytest.mark.slow
+def test_pretrain_then_eval_end_to_end(tmp_path):
+    out = tmp_path / "seed-model"
+    result = cli("pretrain", f"out={out}", "model.hidden_size=32", "model.layers=1", "model.heads=2",
+                 "model.intermediate_size=64", "train.max_steps=6", "train.batch_size=16",
+                 "task.options.sizes.seed=96")
+    assert result.returncode == 0, result.stderr
+    assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
+
+    ev = tmp_path / "eval"
+    result = cli("eval", "--model", str(out), "--task", "arith", "--split", "test", "--split", "ood",
+                 "--limit", "6", "--k", "4", "--out", str(ev), "eval.semantic=false", "sampling.max_new_tokens=24")
+    assert result.returncode == 0, result.stderr
+    records = list(read_jsonl(ev / "eval.jsonl"))
+    assert [r["split"] for r in records] == ["test"] * 6 + ["ood"] * 6
+    assert all(len(r["samples"]) == 4 and r["greedy"]["correct"] in (True, False) for r in records)
+    metrics = json.loads((ev / "metrics.json").read_text())
+    assert metrics["test"]["n_problems"] == 6 and set(metrics["test"]["pass@k"]) == {"1", "2", "4"}
+    expected = sum(r["greedy"]["correct"] for r in records if r["split"] == "test") / 6
+    assert metrics["test"]["greedy_pass@1"] == pytest.approx(expected)
+    assert "pass@1 greedy" in result.stdout or "greedy" in result.stdout

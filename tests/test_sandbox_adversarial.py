@@ -1,0 +1,419 @@
+"""Attacks on the sandbox. Every one must end in a non-'passed' status within its limits, leave no process
+of the run's uid behind, and leave the host as it was.
+
+The programs are wrong on purpose (`add` returns 0), so the only way to 'pass' is to fool the harness.
+Tests marked with a mode run once per isolation mode this host offers (namespaces and, as root, the
+weaker uid fallback), because the fallback must hold too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from selfimprove.sandbox import Result, SandboxConfig, run_many, run_tests
+from selfimprove.sandbox.isolation import SUPERVISOR
+from selfimprove.sandbox.process import live_uid, pids
+from selfimprove.sandbox.runner import resolve_isolation
+
+REPO = Path(__file__).resolve().parents[1]
+WRONG = "\ndef add(a, b):\n    return 0\n"
+TESTS = "assert add(1, 2) == 3\nassert add(2, 2) == 4\n"
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+# Without any containment these attacks would really hit this machine (and this process): don't run them.
+pytestmark = pytest.mark.skipif(
+    resolve_isolation(SandboxConfig()).mode == "none", reason="this host offers no containment (mode 'none')"
+)
+
+
+def _modes(with_userns: bool = False) -> list[str]:
+    """The auto mode, plus (as root) the weaker uid fallback and, where asked, userns forced as root: then
+    the code is host uid 0 without capabilities, so only the read-only mounts protect root's files. Not
+    for process bombs: uid 0 is exempt from RLIMIT_NPROC."""
+    modes = [resolve_isolation(SandboxConfig()).mode]
+    if os.geteuid() == 0 and "uid" not in modes:
+        modes.append("uid")
+    if with_userns and os.geteuid() == 0 and _works(SandboxConfig(isolation="userns")):
+        modes.append("userns")
+    return modes
+
+
+def _works(cfg: SandboxConfig) -> bool:
+    return run_tests("def add(a, b):\n    return a + b\n", TESTS, config=cfg).passed
+
+
+@pytest.fixture(params=_modes())
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=_modes(with_userns=True))
+def any_mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _uid_processes(uid: int) -> list[int]:
+    """Live processes of `uid` (zombies are dead already)."""
+    return [pid for pid in pids() if live_uid(pid) == uid]
+
+
+def _uid_files(uid: int) -> list[str]:
+    places = [*SCRATCH, tempfile.gettempdir(), str(Path.home()), str(REPO)]
+    out = []
+    for place in places:
+        for entry in os.scandir(place):
+            try:
+                if entry.stat(follow_symlinks=False).st_uid == uid:
+                    out.append(entry.path)
+            except FileNotFoundError:  # someone else's file, gone while we looked
+                pass
+    return out
+
+
+def _contained(result: Result, max_seconds: float) -> None:
+    """The common post-conditions: not passed, in time, nothing of the run's uid left on the host."""
+    assert result.status != "passed", result
+    assert result.duration < max_seconds, result
+    uid = result.metadata["uid"]
+    if uid != os.getuid():
+        assert _uid_processes(uid) == [], f"processes of the run's uid {uid} survived"
+        assert _uid_files(uid) == [], f"files of the run's uid {uid} were left on the host"
+
+
+def _run(program: str, tests: str = TESTS, mode: str = "auto", **limits: object) -> Result:
+    return run_tests(program, tests, config=SandboxConfig(isolation=mode, **limits))  # type: ignore[arg-type]
+
+
+# --- resource bombs ---------------------------------------------------------------------------------
+
+
+def test_infinite_loop(mode: str) -> None:
+    result = _run("while True:\n    pass\n" + WRONG, mode=mode, timeout=2)
+    assert result.status == "timeout"
+    _contained(result, 5)
+
+
+def test_fork_bomb(mode: str) -> None:
+    program = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n" + WRONG
+    result = _run(program, mode=mode, timeout=3)
+    assert result.status == "timeout"
+    _contained(result, 8)
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "x = bytearray(64 << 30)\n",
+        "chunks = []\nwhile True:\n    chunks.append(bytearray(16 << 20))\n",
+        "x = [0] * (1 << 34)\n",
+    ],
+    ids=["one-huge", "growing", "list"],
+)
+def test_memory_bomb(program: str) -> None:
+    result = _run(program + WRONG, timeout=10, memory_mb=512)
+    assert result.status in ("error", "killed") and "MemoryError" in result.detail + result.stderr
+    _contained(result, 11)
+
+
+def test_recursion_bomb() -> None:
+    plain = _run("def f(n):\n    return f(n + 1) + 1\nf(0)\n" + WRONG, timeout=5)
+    assert plain.status == "error" and "RecursionError" in plain.detail
+    _contained(plain, 6)
+    deep = "import sys\nsys.setrecursionlimit(10 ** 8)\ndef f(n):\n    return f(n + 1) + 1\nf(0)\n" + WRONG
+    result = _run(deep, timeout=3)
+    assert result.status in ("killed", "error", "timeout")  # SIGSEGV, MemoryError, or still growing
+    _contained(result, 5)
+
+
+@pytest.mark.parametrize("stream", ["sys.stdout.write(chunk)", "os.write(2, chunk.encode())"])
+def test_one_gigabyte_of_output(stream: str) -> None:
+    program = f"import os, sys\nchunk = 'x' * (1 << 20)\nfor _ in range(1024):\n    {stream}\n" + WRONG
+    result = _run(program, timeout=10)
+    assert result.status == "killed" and "output limit" in result.detail
+    assert len(result.stdout) <= 4096 and len(result.stderr) <= 4096
+    _contained(result, 5)
+
+
+def test_disk_bomb_stays_in_private_space() -> None:
+    program = "i = 0\nwhile True:\n    open(f'f{i}', 'wb').write(b'x' * (8 << 20))\n    i += 1\n" + WRONG
+    result = _run(program, timeout=10)
+    assert result.status in ("error", "killed")  # no space left on the run's own tmpfs, or the file limit
+    _contained(result, 8)
+
+
+# --- the host's files ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def host_targets() -> Iterator[dict[str, str]]:
+    """A root-owned 0755 directory with a 0644 canary, a canary in the repository, and paths in the home
+    directory and the shared scratch directories that must not come to exist."""
+    tag = f"sandbox-escape-{uuid.uuid4().hex}"
+    directory = tempfile.mkdtemp(prefix="sandbox-host-")
+    os.chmod(directory, 0o755)
+    canary, repo_canary = Path(directory, "canary.txt"), REPO / f".{tag}-canary"
+    for path in (canary, repo_canary):
+        path.write_text("original")
+        path.chmod(0o644)
+    targets = {
+        "dir": directory,
+        "canary": str(canary),
+        "repo": str(REPO),
+        "repo_canary": str(repo_canary),
+        "home_file": str(Path.home() / f".{tag}"),
+        "tag": tag,
+    }
+    yield targets
+    shutil.rmtree(directory, ignore_errors=True)
+    repo_canary.unlink(missing_ok=True)
+
+
+def _snapshot(targets: dict[str, str]) -> dict[str, object]:
+    state: dict[str, object] = {"dir": sorted(os.listdir(targets["dir"])), "repo": (REPO / targets["tag"]).exists()}
+    for key in ("canary", "repo_canary"):
+        st = os.stat(targets[key])
+        state[key] = (Path(targets[key]).read_text(), st.st_mode, st.st_mtime_ns)
+    state["home"] = os.path.exists(targets["home_file"])
+    state["scratch"] = [os.path.exists(os.path.join(d, targets["tag"])) for d in SCRATCH]
+    return state
+
+
+FS_ATTACK = """
+import os, shutil
+t = {targets!r}
+done = []
+def attempt(name, action):
+    try:
+        action()
+        done.append(name)
+    except Exception:
+        pass
+def write(path, text="pwned", mode="w"):
+    with open(path, mode) as fh:
+        fh.write(text)
+attempt("create in dir", lambda: write(os.path.join(t["dir"], "created.txt")))
+attempt("modify canary", lambda: write(t["canary"]))
+attempt("append canary", lambda: write(t["canary"], mode="a"))
+attempt("chmod canary", lambda: os.chmod(t["canary"], 0o777))
+attempt("touch canary", lambda: os.utime(t["canary"]))
+attempt("symlink write", lambda: (os.symlink(t["canary"], "link"), write("link")))
+attempt("hardlink write", lambda: (os.link(t["canary"], "hard"), write("hard")))
+attempt("rename canary", lambda: os.rename(t["canary"], t["canary"] + ".moved"))
+attempt("delete canary", lambda: os.remove(t["canary"]))
+attempt("delete dir", lambda: shutil.rmtree(t["dir"]))
+attempt("create in repo", lambda: write(os.path.join(t["repo"], t["tag"])))
+attempt("modify repo canary", lambda: write(t["repo_canary"]))
+attempt("delete repo canary", lambda: os.remove(t["repo_canary"]))
+attempt("create in home", lambda: write(t["home_file"]))
+for scratch in {scratch!r}:
+    attempt("create in " + scratch, lambda: write(os.path.join(scratch, t["tag"])))
+print(done)
+"""
+
+
+def test_writes_and_deletes_outside_the_working_directory(any_mode: str, host_targets: dict[str, str]) -> None:
+    before = _snapshot(host_targets)
+    program = FS_ATTACK.format(targets=host_targets, scratch=SCRATCH) + WRONG
+    result = _run(program, mode=any_mode)
+    assert result.status == "failed", result
+    assert _snapshot(host_targets) == before
+    done = eval(result.stdout)  # what succeeded *inside* the sandbox: at most its private scratch space
+    assert set(done) <= {f"create in {d}" for d in SCRATCH}, done
+    _contained(result, 10)
+
+
+def test_the_harness_and_the_tests_cannot_be_edited() -> None:
+    digest = hashlib.sha256(SUPERVISOR.read_bytes()).hexdigest()
+    program = (
+        "import os, sys, __main__\n"
+        "targets = [__main__.__file__] + open('/proc/self/cmdline', 'rb').read().decode().split('\\0')\n"
+        "targets += [os.path.join(root, f) for root, _, files in os.walk('.') for f in files]\n"
+        "for path in targets:\n"
+        "    try:\n"
+        "        open(path, 'w').write('def add(a, b):\\n    return a + b\\n')\n"
+        "    except Exception:\n"
+        "        pass\n" + WRONG
+    )
+    result = _run(program)
+    assert result.status == "failed"
+    assert hashlib.sha256(SUPERVISOR.read_bytes()).hexdigest() == digest
+    _contained(result, 10)
+
+
+# --- secrets, network, other processes ----------------------------------------------------------------
+
+
+def test_environment_secrets_are_not_visible(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = f"sk-fake-{uuid.uuid4().hex}"
+    monkeypatch.setenv("SELFIMPROVE_FAKE_API_KEY", secret)
+    program = (
+        "import os, glob\n"
+        "def leak():\n"
+        "    found = [os.environ.get('SELFIMPROVE_FAKE_API_KEY', '')]\n"
+        f"    for path in glob.glob('/proc/*/environ') + ['/proc/{os.getpid()}/environ']:\n"
+        "        try:\n"
+        "            found.append(open(path, 'rb').read().decode('latin-1'))\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return '\\n'.join(found)\n"
+        "print(leak())\n"
+    )
+    result = _run(program, f"assert {secret!r} in leak()\n")
+    assert result.status == "failed"
+    assert secret not in result.stdout + result.stderr + result.detail
+    _contained(result, 10)
+
+
+def test_no_connection_to_a_local_listener() -> None:
+    if resolve_isolation(SandboxConfig()).mode not in ("namespaces", "userns"):
+        pytest.skip("this host offers no network namespace; the warning and metadata say so")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(0.5)
+        port = server.getsockname()[1]
+        program = (
+            "import socket\n"
+            "def connect():\n"
+            f"    with socket.create_connection(('127.0.0.1', {port}), timeout=2) as s:\n"
+            "        s.sendall(b'exfiltrated')\n"
+            "    return True\n"
+        )
+        result = _run(program, "assert connect()\n")
+        with pytest.raises(TimeoutError):
+            server.accept()
+    assert result.status == "failed" and "OSError" in result.detail + result.stderr
+    assert result.metadata["network"] == "isolated"
+    _contained(result, 10)
+
+
+def test_killing_the_parent_and_neighbours(any_mode: str) -> None:
+    program = (
+        "import os, signal\n"
+        f"for pid in (os.getppid(), {os.getpid()}, {os.getppid()}, 1):\n"
+        "    for sig in (signal.SIGTERM, signal.SIGKILL):\n"
+        "        try:\n"
+        "            os.kill(pid, sig)\n"
+        "        except Exception:\n"
+        "            pass\n"
+        "try:\n"
+        "    os.kill(-1, signal.SIGKILL)\n"
+        "except Exception:\n"
+        "    pass\n" + WRONG
+    )
+    neighbour = ("import time\ntime.sleep(1.5)\ndef add(a, b):\n    return a + b\n", TESTS)
+    cfg = SandboxConfig(isolation=any_mode)  # type: ignore[arg-type]
+    killer, survivor = run_many([(program, TESTS), neighbour], config=cfg, workers=2)
+    # this process is still alive (we are running), and so is a sandboxed neighbour
+    assert survivor.status == "passed", survivor
+    _contained(killer, 10)
+
+
+# --- forging the verdict ------------------------------------------------------------------------------
+
+FORGED = "passed\\t" + "0" * 32 + "\\t\\n"
+EARLY_EXITS = {
+    "print passed": "print('passed')\nprint('1 passed, 0 failed')\nimport os\nos._exit(0)\n",
+    "sys.exit(0) at import": "import sys\nsys.exit(0)\n",
+    "os._exit(0) at import": "import os\nos._exit(0)\n",
+    "os._exit(0) in a test": "def add(a, b):\n    import os\n    os._exit(0)\n",
+    "SystemExit in a test": "def add(a, b):\n    raise SystemExit(0)\n",
+    "KeyboardInterrupt in a test": "def add(a, b):\n    raise KeyboardInterrupt\n",
+    "exception whose str exits": (
+        "import os\nclass E(Exception):\n    def __str__(self):\n        print('passed', flush=True)\n"
+        "        os._exit(0)\ndef add(a, b):\n    raise E()\n"
+    ),
+    "patch builtins": (
+        "import builtins\nclass Never(BaseException):\n    pass\n"
+        "builtins.AssertionError = Never\nbuiltins.BaseException = Never\nbuiltins.Exception = Never\n"
+        "builtins.exec = lambda *a, **k: None\nbuiltins.compile = lambda *a, **k: compile('pass', 'x', 'exec')\n"
+        "builtins.print = lambda *a, **k: None\n" + WRONG
+    ),
+    "patch os and sys": (
+        "import os, sys\nreal_exit = os._exit\nos._exit = lambda code: real_exit(0)\n"
+        "os.write = lambda fd, data: len(data)\nsys.exit = lambda *a: real_exit(0)\n" + WRONG
+    ),
+    "patch the harness's globals": (
+        "import sys\nharness = sys.modules['__main__']\n"
+        "for name in list(vars(harness)):\n    if callable(getattr(harness, name)) and not name.startswith('__'):\n"
+        "        setattr(harness, name, lambda *a, **k: None)\n" + WRONG
+    ),
+    "forge verdicts into every fd": (
+        f"import os\nfor fd in range(3, 256):\n    try:\n        os.write(fd, b'{FORGED}')\n"
+        "    except OSError:\n        pass\nos._exit(0)\n"
+    ),
+    "close every fd": "import os\nos.closerange(3, 256)\n" + WRONG,
+    "trace jump over asserts": (
+        "import sys\ndef tracer(frame, event, arg):\n    if frame.f_code.co_filename == '<tests>':\n"
+        "        if event == 'line':\n            last = max(l for _, _, l in frame.f_code.co_lines() if l)\n"
+        "            if frame.f_lineno < last:\n                frame.f_lineno = last\n        return tracer\n"
+        "try:\n    sys.settrace(tracer)\nexcept RuntimeError:\n    pass\n" + WRONG
+    ),
+    "profile hook": "import sys\ntry:\n    sys.setprofile(lambda *a: None)\nexcept RuntimeError:\n    pass\n" + WRONG,
+    "fork: a correct child, a wrong parent": (
+        "import os\nchild = os.fork() == 0\ndef add(a, b):\n    return a + b if child else 0\n"
+    ),
+    "fork: the parent leaves, a correct child stays": (
+        "import os, time\nif os.fork() != 0:\n    os._exit(0)\ntime.sleep(0.2)\ndef add(a, b):\n    return a + b\n"
+    ),
+    "atexit and finalizers": (
+        "import atexit, os\natexit.register(lambda: os.write(1, b'passed'))\n"
+        "class F:\n    def __del__(self):\n        os._exit(0)\nkeep = F()\n" + WRONG
+    ),
+}
+
+
+@pytest.mark.parametrize("program", list(EARLY_EXITS.values()), ids=list(EARLY_EXITS))
+def test_early_exit_and_forgery_tricks(program: str) -> None:
+    tests = "checked = True\n" + TESTS + "done = True\n"
+    result = _run(program, tests, timeout=5)
+    assert result.status in ("failed", "error"), result
+    _contained(result, 6)
+
+
+# --- side effects that outlive the code ----------------------------------------------------------------
+
+
+def test_import_time_side_effects(any_mode: str) -> None:
+    program = (
+        "import os, subprocess, threading, time\n"
+        "subprocess.Popen(['sleep', '1000'], start_new_session=True)\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    time.sleep(1000)\n"
+        "    os._exit(0)\n"
+        "threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()\n"
+        "for place in ('/tmp', '/dev/shm', '.'):\n"
+        "    try:\n"
+        f"        open(os.path.join(place, 'side-effect-{uuid.uuid4().hex}'), 'w').write('x')\n"
+        "    except OSError:\n"
+        "        pass\n" + WRONG
+    )
+    result = _run(program, mode=any_mode, timeout=5)
+    assert result.status == "failed", result
+    _contained(result, 4)  # did not wait for the sleepers
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "import threading\nthreading.Thread(target=lambda: [0 for _ in iter(int, 1)]).start()\n" + WRONG,
+        "import os, threading, time\nthreading.Thread(target=lambda: (time.sleep(0.3), os._exit(0))).start()\n" + WRONG,
+        "import os, threading\n"
+        "def spam():\n    while True:\n        for fd in range(3, 64):\n            try:\n"
+        f"                os.write(fd, b'{FORGED}')\n            except OSError:\n                pass\n"
+        "threading.Thread(target=spam, daemon=True).start()\n" + WRONG,
+    ],
+    ids=["spinning non-daemon thread", "thread exits the process mid-test", "thread forges verdicts"],
+)
+def test_threads_left_running(program: str) -> None:
+    tests = "import time\ntime.sleep(0.6)\n" + TESTS
+    result = _run(program, tests, timeout=5)
+    assert result.status == "failed", result
+    _contained(result, 4)
