@@ -126,7 +126,7 @@ def micro_run_dir(tmp_path_factory: pytest.TempPathFactory, micro_model: Path) -
         "sampling": SamplingSection(max_new_tokens=40).model_dump(mode="json"),
         "eval": EvalSection(k=4).model_dump(mode="json"),
         "train": train_cfg.model_dump(mode="json"),
-        "loop": {"method": "sft", "iterations": 2},
+        "loop": {"strategy": "sft", "iterations": 2},
         "verdict": VerdictConfig(min_pass1_gain=0.02).model_dump(mode="json"),
     }
     (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -140,3 +140,41 @@ def micro_run_dir(tmp_path_factory: pytest.TempPathFactory, micro_model: Path) -
         records = _micro_run_eval(run, t, model, tokenizer, task, cache, reference)
         reference = reference or records
     return run
+
+
+STAR_HINT = " The answer is {gold}."
+
+
+@pytest.fixture(scope="session")
+def improve_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A micro Llama checkpoint that gives the loop something to work with on the first 12 arith `improve`
+    problems: it was fitted (80 steps) to the reference solutions of problems 0-7 as asked, and of problems
+    8-11 only when the gold answer is in the prompt as a STaR hint (STAR_HINT). Sampling it at temperature
+    0.75 gives correct and incorrect samples on 0-7 (SFT rows, DPO pairs) and mostly unsolved 8-11 that a
+    hinted prompt solves (STaR rationalization)."""
+    import torch
+
+    from selfimprove.curate import with_hint
+    from selfimprove.tasks import get_task
+    from selfimprove.tiny.model import TinyModelSection, build_model
+    from selfimprove.tiny.tokenizer import build_tokenizer
+    from selfimprove.train.common import save_model
+    from selfimprove.train.config import TrainSection
+    from selfimprove.train.sft import train_sft
+
+    out = tmp_path_factory.mktemp("improve_model")
+    tokenizer = build_tokenizer()
+    model = build_model(tokenizer, TinyModelSection(hidden_size=32, layers=1, heads=2, intermediate_size=64))
+    problems = get_task("arith").load("improve", 12)
+    rows = [{"prompt": p.prompt if i < 8 else with_hint(p.prompt, STAR_HINT.format(gold=p.gold)),
+             "completion": " " + p.metadata["solution"]} for i, p in enumerate(problems)]
+    cfg = TrainSection(max_steps=80, batch_size=16, learning_rate=1e-2, warmup_ratio=0.0, lr_scheduler="constant",
+                       logging_steps=40)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # measured: 16 s instead of 62 s on a loaded 2-core machine
+    try:
+        trained = train_sft(model, tokenizer, rows * 4, cfg, out / "_trainer")
+    finally:
+        torch.set_num_threads(threads)
+    save_model(trained, tokenizer, out)
+    return out

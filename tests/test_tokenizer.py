@@ -21,7 +21,8 @@ def test_round_trip_and_no_unknowns():
 
 def test_digits_are_single_tokens():
     tok = build_tokenizer()
-    assert tok.tokenize(" 1203") == [" 1", "2", "0", "3"]
+    assert tok.tokenize(" 1203") == [" ", "1", "2", "0", "3"]
+    assert tok.tokenize("=12.")[1:3] == tok.tokenize(" 12")[1:3]
 
 
 def test_saved_tokenizer_loads_with_autotokenizer(tmp_path):

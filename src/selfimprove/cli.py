@@ -43,10 +43,11 @@ def shipped_configs() -> list[Path]:
 
 @app.command("ls")
 def ls_command() -> None:
-    """List tasks and shipped configs."""
+    """List tasks, self-improvement strategies and shipped configs."""
     from rich.console import Console
     from rich.table import Table
 
+    from selfimprove.strategies import STRATEGIES
     from selfimprove.tasks import TASKS
 
     table = Table("task", "what it is", title="tasks")
@@ -54,6 +55,10 @@ def ls_command() -> None:
         table.add_row(name, about)
     console = Console()
     console.print(table)
+    strategies = Table("strategy", "what it trains on", title="strategies (loop.strategy)")
+    for name, strategy in STRATEGIES.items():
+        strategies.add_row(name, strategy.about)
+    console.print(strategies)
     configs = Table("config", "command", title="shipped configs")
     for path in shipped_configs():
         first = path.read_text(encoding="utf-8").splitlines()[:1]
@@ -75,26 +80,118 @@ def pretrain_command(args: ConfigArgs = None) -> None:
 @app.command("eval")
 def eval_command(
     args: ConfigArgs = None,
-    model: Annotated[Optional[str], typer.Option(help="Model checkpoint directory or hub id.")] = None,
+    model: Annotated[Optional[str], typer.Option(
+        help="Checkpoint directory, hub id or preset (smollm2-135m); with --backend openai, the served name.",
+    )] = None,
     task: Annotated[Optional[str], typer.Option(help="Task name (see `selfimprove ls`).")] = None,
     split: Annotated[Optional[list[str]], typer.Option(help="Split to evaluate (repeatable).")] = None,
     k: Annotated[Optional[int], typer.Option(help="Samples per problem for pass@k (0 = greedy only).")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Only the first N problems of each split.")] = None,
     data_dir: Annotated[Optional[str], typer.Option(help="Local folder with the dataset files.")] = None,
     out: Annotated[Optional[str], typer.Option(help="Where to write eval.jsonl and metrics.json.")] = None,
+    backend: Annotated[Optional[str], typer.Option(
+        help="hf (load the model locally) or openai (an OpenAI-compatible server).")] = None,
+    base_url: Annotated[Optional[str], typer.Option(
+        help="Server URL ending in /v1 (backend openai); the key comes from $SELFIMPROVE_API_KEY.")] = None,
 ) -> None:
     """Greedy pass@1 and pass@k of a model on a task; records go to eval.jsonl."""
     from selfimprove.commands.eval import EvalConfig, run_eval
 
     path, overrides = split_args(args)
     flags = {"model.path": model, "task.name": task, "eval.splits": split, "eval.k": k, "eval.limit": limit,
-             "task.options.data_dir": data_dir, "out": out}
+             "task.options.data_dir": data_dir, "out": out, "model.backend": backend,
+             "model.server.base_url": base_url}
     overrides = [f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
                  for key, value in flags.items() if value is not None] + overrides
     cfg = load_config(EvalConfig, path, overrides)
     if cfg.out is None:
         cfg.out = f"runs/eval/{cfg.task.name}-{datetime.now():%Y%m%d-%H%M%S}"
     run_eval(cfg)
+
+
+@app.command("build-compositional")
+def build_compositional_command(
+    args: ConfigArgs = None,
+    input_: Annotated[Optional[str], typer.Option("--input", help="GSM8K JSONL (Q2s, and Q1s unless --q1).")] = None,
+    out: Annotated[Optional[str], typer.Option(help="Where to write the pairs JSONL.")] = None,
+    q1: Annotated[Optional[str], typer.Option(help="Another GSM8K JSONL to draw Q1 from.")] = None,
+    num_pairs: Annotated[Optional[int], typer.Option(help="How many pairs to build (the paper has 1200).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the pairing.")] = None,
+) -> None:
+    """Build Compositional GSM pairs (Q1's answer is X in Q2) from GSM8K and print the build statistics."""
+    from selfimprove.commands.compositional import BuildCompositionalConfig, run_build
+
+    path, overrides = split_args(args)
+    flags = {"input": input_, "out": out, "q1": q1, "build.num_pairs": num_pairs, "build.seed": seed}
+    overrides = [f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
+                 for key, value in flags.items() if value is not None] + overrides
+    run_build(load_config(BuildCompositionalConfig, path, overrides))
+
+
+FreshOption = Annotated[
+    bool, typer.Option("--fresh", help="Start over in a new run directory beside the old one (NAME-2, ...); "
+                                       "nothing is deleted.")
+]
+
+
+@app.command("run")
+def run_command(
+    args: ConfigArgs = None,
+    fresh: FreshOption = False,
+    force_config: Annotated[bool, typer.Option(
+        "--force-config", help="Resume even though the config differs from the run's config.yaml.")] = False,
+) -> None:
+    """Run a self-improvement loop (sample, verify, curate, train, evaluate) for T iterations. On an existing
+    run directory it resumes after the last completed stage."""
+    from selfimprove.commands.run import RunConfig, run
+
+    path, overrides = split_args(args)
+    if path is None and not overrides:
+        raise UserError("give a run config, e.g. `selfimprove run configs/arith-sft.yaml` (`selfimprove ls` lists them)")
+    run(load_config(RunConfig, path, overrides), fresh=fresh, force_config=force_config)
+
+
+@app.command("demo")
+def demo_command(args: ConfigArgs = None, fresh: FreshOption = False) -> None:
+    """The embedded demo: pretrain the tiny model if needed, 3 iterations of iterative SFT on arith,
+    evaluated on test and ood, then the report. Run it again to resume or to see the results."""
+    from selfimprove.commands.demo import demo_config, run_demo
+
+    path, overrides = split_args(args)
+    run_demo(demo_config(path, overrides), fresh=fresh)
+
+
+@app.command("report")
+def report_command(
+    run_dir: Annotated[str, typer.Argument(help="Run directory (runs/<name>) or a `selfimprove eval` output folder.")],
+    args: ConfigArgs = None,
+    out: Annotated[Optional[str], typer.Option(help="Where to write the HTML (default RUN_DIR/report.html).")] = None,
+) -> None:
+    """Write a run's self-contained HTML report: the verdict, curves per iteration, a sample browser."""
+    from selfimprove.commands.report import ReportConfig, run_report
+
+    path, overrides = split_args(args)
+    flags = {"run_dir": run_dir, "out": out}
+    overrides = [f"{key}={value!r}" for key, value in flags.items() if value is not None] + overrides
+    run_report(load_config(ReportConfig, path, overrides))
+
+
+@app.command("compare")
+def compare_command(
+    runs: Annotated[list[str], typer.Argument(
+        help="Run directories to put on the same axes, then optional overrides such as verdict.id_split=test.")],
+    out: Annotated[Optional[str], typer.Option(help="The HTML file to write (default compare.html).")] = None,
+    config: Annotated[Optional[str], typer.Option(help="An optional YAML config file.")] = None,
+) -> None:
+    """Compare several runs (e.g. iterative SFT vs DPO vs SFT->DPO) in one HTML file, on shared axes."""
+    import json
+
+    from selfimprove.commands.report import CompareConfig, run_compare
+
+    overrides = [f"runs={json.dumps([r for r in runs if '=' not in r])}", *(r for r in runs if "=" in r)]
+    if out is not None:
+        overrides.insert(0, f"out={out!r}")
+    run_compare(load_config(CompareConfig, Path(config) if config else None, overrides))
 
 
 def main() -> None:

@@ -19,12 +19,48 @@ class TaskSection(Section):
     shots: int = Field(0, ge=0, description="Number of worked examples (from a training split) before each prompt.")
 
 
+class ServerSection(Section):
+    """How to reach an OpenAI-compatible server (vLLM, SGLang, llama.cpp server, `transformers serve`).
+    The API key is read from the environment only, so it is never written to a config or run directory."""
+
+    base_url: str | None = Field(
+        None, description="Server URL ending in /v1; unset = $SELFIMPROVE_BASE_URL, then $OPENAI_BASE_URL."
+    )
+    api_key_env: str = Field(
+        "SELFIMPROVE_API_KEY",
+        description="Name of the environment variable holding the API key (falls back to $OPENAI_API_KEY; "
+        "local servers without auth need none).",
+    )
+    concurrency: int = Field(8, ge=1, description="Requests in flight at once.")
+    timeout_s: float = Field(300.0, gt=0, description="Seconds to wait for one response before retrying.")
+    max_retries: int = Field(
+        4, ge=0, description="Retries, with exponential backoff, after connection errors, 408, 409, 429 and 5xx."
+    )
+    logprobs: bool = Field(
+        True, description="Ask for token logprobs (fills Completion.logprob and exact token counts); "
+        "turn off for servers that reject it."
+    )
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra JSON fields sent with every request (server-specific, e.g. vLLM's top_k).",
+    )
+
+
 class ModelSection(Section):
     path: str = Field(..., description="HF checkpoint directory or hub id of the model.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="Weights dtype; auto = float32 on CPU, bfloat16 on CUDA when supported."
     )
     device: str = Field("auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:1, ...")
+    backend: Literal["hf", "openai"] = Field(
+        "hf",
+        description="hf = load `path` locally (a checkpoint, hub id or preset such as smollm2-135m); "
+        "openai = sample from an OpenAI-compatible server, `path` being the served model name.",
+    )
+    chat: bool = Field(
+        False, description="Send text prompts as one user message through the chat template (instruct models)."
+    )
+    server: ServerSection = Field(default_factory=ServerSection, description="The server, when backend=openai.")
 
 
 class SamplingSection(Section):

@@ -8,13 +8,15 @@ from pathlib import Path
 from pydantic import Field
 from rich.console import Console
 
+from selfimprove.commands.compositional import default_splits, eval_gap, gap_requested
+from selfimprove.compositional.evaluate import CompositionalSection
 from selfimprove.config import Section, dump_config
 from selfimprove.evaluate import EvalSection, evaluate_split
 from selfimprove.jsonl import write_atomic, write_jsonl
 from selfimprove.metrics import EmbeddingCache
 from selfimprove.metrics.summary import summarize_splits
 from selfimprove.report.console import metrics_table
-from selfimprove.sampling.hf import HFSampler, load_model
+from selfimprove.sampling import make_sampler
 from selfimprove.sections import ModelSection, SamplingSection, TaskSection
 from selfimprove.tasks import get_task
 
@@ -27,15 +29,20 @@ class EvalConfig(Section):
     sampling: SamplingSection = Field(default_factory=SamplingSection, description="How to sample.")
     eval: EvalSection = Field(default_factory=EvalSection, description="What to evaluate.")
     out: str | None = Field(None, description="Directory for eval.jsonl and metrics.json.")
+    compositional: CompositionalSection = Field(
+        default_factory=CompositionalSection,
+        description="Reasoning gap (S1, S2, S_comp, Δ), reported when compositional pairs are evaluated "
+        "(task compositional_gsm, or arith's compositional split).",
+    )
 
 
 def run_eval(cfg: EvalConfig) -> dict:
     """Sample, judge, summarize; write the records and metrics under cfg.out and print a table."""
     task = get_task(cfg.task.name, **cfg.task.options)
+    cfg.eval.splits = default_splits(cfg.task.name, cfg.eval.splits, "splits" in cfg.eval.model_fields_set)
     for split in cfg.eval.splits:
         task.load(split, 1)  # fail on a bad split before loading the model
-    model, tokenizer = load_model(cfg.model.path, cfg.model.dtype, cfg.model.device)
-    sampler = HFSampler(model, tokenizer, batch_size=cfg.sampling.batch_size)
+    sampler = make_sampler(cfg.model, batch_size=cfg.sampling.batch_size)
     records = []
     for split in cfg.eval.splits:
         records += evaluate_split(sampler, task, split, cfg.sampling, cfg.eval, cfg.task.shots)
@@ -43,6 +50,10 @@ def run_eval(cfg: EvalConfig) -> dict:
     write_jsonl(out / "eval.jsonl", (r.to_dict() for r in records))
     cache = EmbeddingCache(out / "embeddings") if cfg.eval.semantic and cfg.eval.k > 1 else None
     metrics = summarize_splits(records, cache)
+    if gap_requested(cfg.task.name, cfg.eval.splits):
+        gap = eval_gap(sampler, task, cfg.compositional, records, out, shots=cfg.task.shots, limit=cfg.eval.limit,
+                       max_new_tokens=cfg.sampling.max_new_tokens, stop=cfg.sampling.stop)
+        metrics["compositional"] = {**metrics.get("compositional", {}), **gap}  # arith's split has this name too
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
     write_atomic(out / "config.yaml", dump_config(cfg))
     console = Console()

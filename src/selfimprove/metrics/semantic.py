@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -115,7 +113,7 @@ class EmbeddingCache:
         buffer = io.BytesIO()
         np.save(buffer, np.stack(self._rows).astype(np.float32))
         self.directory.mkdir(parents=True, exist_ok=True)
-        _write_bytes_atomic(self.directory / "embeddings.npy", buffer.getvalue())
+        write_atomic(self.directory / "embeddings.npy", buffer.getvalue())
         keys = sorted(self._index, key=self._index.__getitem__)
         write_jsonl(self.directory / "keys.jsonl", ({"key": k} for k in keys))
         write_atomic(self.directory / "model.json", json.dumps({"model_id": self.model_id}) + "\n")
@@ -146,20 +144,6 @@ class EmbeddingCache:
         if not keys:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([self._rows[self._index[k]] for k in keys])
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Binary twin of `selfimprove.jsonl.write_atomic`: write and fsync beside `path`, then rename over it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def semantic_diversity(embeddings: np.ndarray) -> float | None:

@@ -8,6 +8,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from selfimprove.errors import UserError
+from selfimprove.models import resolve_model_path
 from selfimprove.progress import progress_bar
 from selfimprove.sampling.decode import decode_batch
 from selfimprove.types import Completion, Prompt, SamplingParams
@@ -29,8 +30,10 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 def load_model(path: str, dtype: str = "auto", device: str = "auto") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Model and tokenizer from a local HF checkpoint directory or a hub id (when online)."""
+    """Model and tokenizer from a local HF checkpoint directory, a hub id (when online) or a preset name
+    (models.py, materialized into the local cache on first use)."""
     dev = resolve_device(device)
+    path = resolve_model_path(path)
     local = Path(path)
     if local.exists() and not (local / "config.json").is_file():
         raise UserError(f"{path} exists but is not a HF checkpoint (no config.json); pass a model directory")

@@ -18,6 +18,7 @@ TASKS: dict[str, tuple[str, str]] = {
     "mbpp": ("selfimprove.tasks.mbpp:MBPPTask", "Python programs checked by running MBPP tests in the sandbox"),
     "humaneval": ("selfimprove.tasks.humaneval:HumanEvalTask", "Python functions checked by HumanEval tests"),
     "wikitext2": ("selfimprove.tasks.wikitext2:WikiText2Task", "language-modeling corpus for model collapse"),
+    "compositional_gsm": ("selfimprove.compositional.task:CompositionalGSMTask", "Compositional GSM: GSM8K pairs where Q1's answer is X in Q2 (splits pairs, q1, q2)"),
 }
 
 

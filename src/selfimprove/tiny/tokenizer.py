@@ -1,8 +1,9 @@
 """A small word-level tokenizer for the arithmetic world, built with `tokenizers` and saved as a
 standard `PreTrainedTokenizerFast`, so `AutoTokenizer.from_pretrained` loads it like any other.
 
-Words carry their leading space (` apples`), digits are one token each (` 1`, `2`), so numbers are read
-digit by digit and decoding reproduces the text exactly (the Fuse decoder joins pieces as they are).
+Words carry their leading space (` apples`); digits are one token each and never carry a space (a space
+before a number is its own token), so a digit has one embedding wherever it appears and numbers are read
+digit by digit. Decoding reproduces the text exactly (the Fuse decoder joins pieces as they are).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from transformers import PreTrainedTokenizerFast
 
 from selfimprove.tasks import arith_world as world
 
-PIECE = r" ?[A-Za-z]+[0-9]?| ?[0-9]| ?[^\sA-Za-z0-9]|\n| "
+PIECE = r" ?[A-Za-z]+[0-9]?|[0-9]|[^\sA-Za-z0-9]|\n| "
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
 
 
@@ -33,7 +34,7 @@ def corpus_words() -> set[str]:
     ]
     pieces = {p for text in texts for word in text.replace("{p}", " ").replace("{n}", " ").split(" ")
               for p in _pieces(" " + word) + _pieces(word)}
-    pieces |= {d for i in range(10) for d in (str(i), f" {i}")}
+    pieces |= {str(i) for i in range(10)}
     return {p for p in pieces if p.strip() or p in (" ", "\n")}
 
 

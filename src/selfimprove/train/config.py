@@ -28,6 +28,9 @@ class TrainSection(Section):
     max_length: int = Field(512, ge=8, description="Longest tokenized training row; longer rows are truncated.")
     seed: int = Field(0, description="Training seed (data order, dropout, init of new weights).")
     dpo_beta: float = Field(0.1, gt=0, description="DPO beta (strength of the KL anchor to the reference model).")
+    dpo_learning_rate: float | None = Field(
+        None, gt=0, description="Peak learning rate of DPO training (SFT -> DPO runs); null = learning_rate."
+    )
     logging_steps: int = Field(10, ge=1, description="Log the loss every this many steps.")
     report_to: list[str] = Field(
         default_factory=list,

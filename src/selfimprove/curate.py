@@ -1,0 +1,145 @@
+"""Curation: judged records -> training rows. Pure functions, deterministic given their seed.
+
+SFT rows are {"prompt", "completion"} (TRL's prompt-completion format, so the loss covers the completion
+only); DPO rows are {"prompt", "chosen", "rejected"}. Both also carry "problem_id" and "source" (sample,
+rationale or seed) so every training row can be traced; the trainers read only the TRL columns.
+A completion is "correct" by its strict verdict (the same one greedy pass@1 reports).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from selfimprove.errors import UserError
+from selfimprove.types import Completion, Problem, Prompt, Record
+
+Row = dict[str, Any]
+
+
+def as_completion(prompt: Prompt, text: str) -> str | list[dict[str, str]]:
+    """A completion in the same format as its prompt: text, or one assistant message for chat prompts."""
+    return text if isinstance(prompt, str) else [{"role": "assistant", "content": text}]
+
+
+def unique(texts: Iterable[str]) -> list[str]:
+    """Texts in first-seen order with exact duplicates removed."""
+    return list(dict.fromkeys(texts))
+
+
+def split_by_verdict(samples: Sequence[Completion], dedupe: bool) -> tuple[list[str], list[str]]:
+    """Texts of the correct and of the incorrect samples (an unextractable answer is incorrect)."""
+    correct = [c.text for c in samples if c.correct]
+    wrong = [c.text for c in samples if not c.correct]
+    return (unique(correct), unique(wrong)) if dedupe else (correct, wrong)
+
+
+def sft_rows(records: Sequence[Record], max_per_problem: int | None, dedupe: bool, source: str = "sample") -> list[Row]:
+    """Rejection-sampling fine-tuning data: each problem's correct samples, duplicates dropped, at most K
+    (ReST-EM keeps at most 10 per problem so easy problems do not dominate; Singh et al. 2023, Sec. 3)."""
+    rows = []
+    for record in records:
+        correct, _ = split_by_verdict(record.samples, dedupe)
+        for text in correct[:max_per_problem]:
+            rows.append({"prompt": record.prompt, "completion": as_completion(record.prompt, text),
+                         "problem_id": record.problem_id, "source": source})
+    return rows
+
+
+def with_hint(prompt: Prompt, hint: str) -> Prompt:
+    """The prompt with a hint after the question: before the last line of a text prompt (the answer cue,
+    e.g. 'A:'), or at the end of the last user message of a chat prompt."""
+    if isinstance(prompt, list):
+        last = max((i for i, m in enumerate(prompt) if m.get("role") == "user"), default=None)
+        if last is None:
+            raise UserError("cannot add a STaR hint: the chat prompt has no user message")
+        return [{**m, "content": m["content"] + hint} if i == last else m for i, m in enumerate(prompt)]
+    head, newline, cue = prompt.rpartition("\n")
+    return f"{head}{hint}{newline}{cue}" if newline else prompt + hint
+
+
+def hinted_records(records: Sequence[Record], hint: str) -> list[Record]:
+    """STaR rationalization prompts (Zelikman et al. 2022, Sec. 3.2): for every problem with no correct
+    sample, the same prompt with the gold answer as a hint. The unhinted prompt is kept in metadata."""
+    out = []
+    for r in records:
+        if any(c.correct for c in r.samples):
+            continue
+        text = hint.format(gold=r.gold)
+        meta = {**r.metadata, "unhinted_prompt": r.prompt, "hint": text}
+        out.append(Record(r.problem_id, r.iteration, r.split, with_hint(r.prompt, text), r.gold, meta))
+    return out
+
+
+def rationale_rows(rationales: Sequence[Record], max_per_problem: int | None, dedupe: bool) -> list[Row]:
+    """Rationales that reached the gold answer, trained on with the hint removed: the prompt is the
+    original question, so the model learns to produce the rationale without being told the answer."""
+    unhinted = [
+        Record(r.problem_id, r.iteration, r.split, r.metadata["unhinted_prompt"], r.gold, r.metadata, None, r.samples)
+        for r in rationales
+    ]
+    return sft_rows(unhinted, max_per_problem, dedupe, source="rationale")
+
+
+def dpo_pairs(records: Sequence[Record], pairs_per_problem: int, dedupe: bool, seed: int) -> list[Row]:
+    """Preference pairs from each problem's own samples: chosen = a correct sample, rejected = an incorrect
+    one (Wu et al. 2024, Sec. 3). A problem with no correct or no incorrect sample gives no pair. At most
+    `pairs_per_problem` distinct pairs, drawn uniformly from all (correct, incorrect) combinations."""
+    rows = []
+    for record in records:
+        correct, wrong = split_by_verdict(record.samples, dedupe)
+        combos = list(itertools.product(range(len(correct)), range(len(wrong))))
+        rng = random.Random(f"{seed}/{record.problem_id}")
+        for i, j in rng.sample(combos, min(pairs_per_problem, len(combos))):
+            rows.append({"prompt": record.prompt, "chosen": as_completion(record.prompt, correct[i]),
+                         "rejected": as_completion(record.prompt, wrong[j]),
+                         "problem_id": record.problem_id, "source": "sample"})
+    return rows
+
+
+def reference_completion(prompt: Prompt, solution: str) -> str:
+    """A labeled solution as a completion of `prompt`: separated by one space from a text prompt that ends in
+    a non-space (as the seed model was trained, `Q: ...\\nA: <solution>`)."""
+    if isinstance(prompt, str) and prompt and not prompt[-1].isspace() and not solution[:1].isspace():
+        return " " + solution
+    return solution
+
+
+def seed_rows(problems: Sequence[Problem], prompts: Sequence[Prompt], fraction: float, seed: int) -> list[Row]:
+    """keep_original: a fresh random fraction of the labeled problems with their reference solutions
+    (metadata['solution']), drawn anew each iteration from `seed`."""
+    count = round(fraction * len(problems))
+    picked = sorted(random.Random(seed).sample(range(len(problems)), count))
+    rows = []
+    for i in picked:
+        solution = problems[i].metadata.get("solution")
+        if not solution:
+            raise UserError(f"keep_original needs reference solutions, but problem {problems[i].id} has none "
+                            "(metadata['solution']); set loop.keep_original=0 or choose a labeled seed_split")
+        text = reference_completion(prompts[i], str(solution))
+        rows.append({"prompt": prompts[i], "completion": as_completion(prompts[i], text),
+                     "problem_id": problems[i].id, "source": "seed"})
+    return rows
+
+
+def dedupe_rows(rows: Sequence[Row]) -> list[Row]:
+    """Rows with exact duplicates (same prompt and completion, or same prompt/chosen/rejected) removed."""
+    seen, out = set(), []
+    for row in rows:
+        key = repr([row.get(k) for k in ("prompt", "completion", "chosen", "rejected")])
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
+def mix(per_iteration: Sequence[list[Row]], policy: str, extra: Sequence[Row] = (), dedupe: bool = True) -> list[Row]:
+    """The rows trained on at iteration t, given each earlier iteration's own rows (of the same method, the
+    last one being t's): `replace` keeps t's only, `accumulate` all of them; `extra` (seed rows) is added."""
+    if policy not in ("replace", "accumulate"):
+        raise UserError(f"unknown mixing policy {policy!r}; use replace or accumulate")
+    chosen = list(per_iteration[-1:]) if policy == "replace" else list(per_iteration)
+    rows = [row for rows in chosen for row in rows] + list(extra)
+    return dedupe_rows(rows) if dedupe else rows

@@ -1,0 +1,72 @@
+"""Sections of the comparison page: several runs (e.g. iterative SFT, DPO and SFT->DPO) on shared axes,
+as in Figure 1 of Wu et al. 2024, with each run's verdict and the config keys on which the runs differ."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from selfimprove.report import panels
+from selfimprove.report.load import Run
+from selfimprove.report.render import Section, fragment
+from selfimprove.report.sections import figure, run_verdict
+from selfimprove.verdict import VerdictConfig
+
+
+@dataclass
+class Compared:
+    label: str
+    run: Run
+    verdict: VerdictConfig
+
+
+def labels(runs: list[Run]) -> list[str]:
+    """Short unique names: the folder name, with its parent when two runs share a name, then a number."""
+    names = [r.name for r in runs]
+    if len(set(names)) < len(names):
+        names = [f"{r.path.resolve().parent.name}/{r.name}" for r in runs]
+    if len(set(names)) < len(names):
+        names = [f"{i + 1}. {n}" for i, n in enumerate(names)]
+    return names
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a.b.c': value} for every leaf of a nested mapping."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def verdicts_section(runs: list[Compared]) -> Section:
+    rows = []
+    for c in runs:
+        verdict, why_not = run_verdict(c.run.history, c.verdict)
+        label = verdict.label if verdict else "no verdict"
+        rows.append([c.label, str(len(c.run.iterations) - 1), label, verdict.summary if verdict else why_not])
+    html = fragment("table.html.j2", head=["run", "iterations", "verdict", "why"], rows=rows, note="")
+    return Section("verdicts", "Verdicts", html)
+
+
+def curves_section(runs: list[Compared]) -> Section:
+    plots = panels.compare_panels([(c.label, c.run.history, c.verdict) for c in runs])
+    caption = "One line per run; iteration 0 is each run's starting model. Split names follow each run's verdict config."
+    return Section("curves", "Curves", figure(plots, "metrics of several runs per iteration", caption))
+
+
+def config_section(runs: list[Compared]) -> Section:
+    flat = [flatten(c.run.config) for c in runs]
+    keys = sorted({k for f in flat for k in f})
+    differ = [k for k in keys if len({repr(f.get(k, "(unset)")) for f in flat}) > 1]
+    rows = [[k, *(str(f.get(k, "(unset)")) for f in flat)] for k in differ]
+    note = "Only keys whose values differ between the runs." if differ else "The runs' configs do not differ."
+    html = fragment("table.html.j2", head=["config key", *(c.label for c in runs)], rows=rows, note=note)
+    html += fragment("run_list.html.j2", runs=[(c.label, str(c.run.path.resolve())) for c in runs])
+    return Section("configs", "How the runs differ", html)
+
+
+COMPARE_SECTIONS: list[Callable[[list[Compared]], Section | None]] = [verdicts_section, curves_section, config_section]

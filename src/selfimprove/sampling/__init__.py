@@ -1,0 +1,43 @@
+"""Samplers: a local HF model (hf.py) or any OpenAI-compatible server (openai_backend.py), chosen by
+`model.backend`. Imports stay lazy so that choosing one backend never loads the other's dependencies."""
+
+from __future__ import annotations
+
+from selfimprove.sections import ModelSection
+from selfimprove.types import Completion, Message, Prompt, Sampler, SamplingParams
+
+
+def as_chat(prompt: Prompt) -> list[Message]:
+    """A prompt as chat messages: a text prompt becomes one user message; messages stay as they are."""
+    return prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
+
+
+class ChatPrompts:
+    """Wraps a sampler so that text prompts are sent as one user message, i.e. through the model's chat
+    template (what instruct models were trained on). Records keep the task's prompt as written."""
+
+    def __init__(self, inner: Sampler) -> None:
+        self.inner = inner
+
+    def sample(self, prompts: list[Prompt], params: SamplingParams) -> list[list[Completion]]:
+        return self.inner.sample([as_chat(p) for p in prompts], params)
+
+
+def make_sampler(model: ModelSection, batch_size: int = 64, show_progress: bool = True) -> Sampler:
+    """The sampler `model` asks for: a local HF model (path, hub id or preset) or a served model by name."""
+    sampler: Sampler
+    if model.backend == "openai":
+        from selfimprove.sampling.openai_backend import OpenAISampler
+
+        sampler = OpenAISampler(model.path, model.server, show_progress=show_progress)
+    else:
+        from selfimprove.models import PRESETS, is_preset
+        from selfimprove.progress import stderr
+        from selfimprove.sampling.hf import HFSampler, load_model
+
+        if is_preset(model.path) and PRESETS[model.path].chat and not model.chat:
+            stderr.print(f"note: {model.path} is an instruct model; model.chat=true sends prompts through its "
+                         "chat template", highlight=False)
+        hf_model, tokenizer = load_model(model.path, model.dtype, model.device)
+        sampler = HFSampler(hf_model, tokenizer, batch_size=batch_size, show_progress=show_progress)
+    return ChatPrompts(sampler) if model.chat else sampler
