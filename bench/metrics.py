@@ -10,8 +10,12 @@ missing final answers, and exact repeats. Measured, in one process on this machi
 - lexical and logical diversity;
 - loading the sentence encoder, then summarize() in full, semantic diversity included, with an empty
   embedding cache (every text encoded) and again with the cache warm (read from disk; no model loaded).
-It prints only what it measures. To set the metrics stage beside a sampling stage timed elsewhere, call
-`compare_with_sampling(metrics_seconds, sampling_seconds)`.
+It prints only what it measures. With `--model PATH` the records are real instead: that model samples
+N completions for each of the first `--problems` arith `improve` problems (the loop's sampling stage,
+timed), they are judged, and the metrics stage runs on them, so both stages of the same run are printed
+side by side:
+
+    python bench/metrics.py --model runs/tiny-arith
 """
 
 from __future__ import annotations
@@ -88,6 +92,20 @@ def make_records(problems: int, samples: int, seed: int = 0) -> list[Record]:
     return records
 
 
+def sample_records(model_path: str, problems: int, samples: int, seed: int) -> list[Record]:
+    """The loop's sampling stage on arith `improve`: N samples per problem at T=0.75, top-p 0.95, judged;
+    each record also gets a greedy completion so greedy pass@1 is defined."""
+    from selfimprove.evaluate import EvalSection, evaluate_split
+    from selfimprove.sampling.hf import HFSampler, load_model
+    from selfimprove.sections import SamplingSection
+    from selfimprove.tasks import get_task
+
+    model, tokenizer = load_model(model_path, "float32", "cpu")
+    sampler = HFSampler(model, tokenizer, batch_size=128, show_progress=False)
+    sampling = SamplingSection(n=samples, max_new_tokens=80, seed=seed)
+    return evaluate_split(sampler, get_task("arith"), "improve", sampling, EvalSection(limit=problems, k=samples), 0)
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     out = fn()
@@ -108,9 +126,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=16, help="samples per problem (N)")
     parser.add_argument("--device", default=None, help="device for the sentence encoder (default: auto)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic completions")
+    parser.add_argument("--model", default=None, help="sample real records from this checkpoint (timed)")
     args = parser.parse_args(argv)
 
-    records = make_records(args.problems, args.samples, args.seed)
+    t_sample = None
+    if args.model:
+        t_sample, records = timed(lambda: sample_records(args.model, args.problems, args.samples, args.seed))
+    else:
+        records = make_records(args.problems, args.samples, args.seed)
     texts = {c.text for r in records for c in r.samples}
     print(f"{args.problems} problems x {args.samples} samples = {args.problems * args.samples} completions, "
           f"{len(texts)} distinct texts")
@@ -134,6 +157,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {name:<{width}}  {seconds:8.2f} s")
     print(f"cold: {cold.misses} texts encoded, {cold.misses / t_cold:.0f} texts/s over the whole summarize(); "
           f"warm: {warm.hits} cache hits, {warm.misses} misses; cold+load / warm = {(t_load + t_cold) / t_warm:.0f}x")
+    if t_sample is not None:
+        print("sampling stage (generate + verify) vs metrics stage of the same records:")
+        print("  " + compare_with_sampling(t_cold, t_sample) + " (metrics with a cold embedding cache)")
     print(f"greedy pass@1 {summary['greedy_pass@1']:.3f}, coverage@{args.samples} {summary['coverage@N']:.3f}, "
           f"semantic diversity (correct) {summary['diversity']['correct']['semantic']:.3f}")
 

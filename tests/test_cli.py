@@ -70,3 +70,12 @@ def test_pretrain_then_eval_end_to_end(tmp_path):
     expected = sum(r["greedy"]["correct"] for r in records if r["split"] == "test") / 6
     assert metrics["test"]["greedy_pass@1"] == pytest.approx(expected)
     assert "pass@1 greedy" in result.stdout or "greedy" in result.stdout
+
+
+def test_collapse_gmm_command(tmp_path):
+    result = cli("collapse-gmm", "generations=5", "samples_per_generation=50", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "gmm.json").read_text())
+    assert [r["generation"] for r in data["rows"]] == list(range(6))
+    assert (tmp_path / "gmm.png").stat().st_size > 1000
+    assert_clean_error(cli("collapse-gmm", "generatons=5"), "did you mean 'generations'")

@@ -127,7 +127,8 @@ def test_dpo_two_iterations(improve_model: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_star_two_iterations_rationalizes_without_hint(improve_model: Path, tmp_path: Path) -> None:
-    config = run_config(improve_model, tmp_path / "runs", "star", strategy="star", restart_from_base=True)
+    config = run_config(improve_model, tmp_path / "runs", "star", strategy="star", restart_from_base=True,
+                        rationalize_samples=8)
     run = start_run(tmp_path, config)
     check_layout(run, ["sft", "sft"])
     d = run / "iter_001"
@@ -172,3 +173,30 @@ def test_run_refuses_bad_config_cleanly(tmp_path: Path, micro_model: Path) -> No
     result = selfimprove("run", f"model.path={micro_model}", "loop.strategy=dpo", "loop.keep_original=0.2",
                          f"out={tmp_path}", cwd=tmp_path)
     assert result.returncode == 2 and "keep_original" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_command_with_an_existing_model_and_small_sizes(improve_model: Path, tmp_path: Path) -> None:
+    """`selfimprove demo` skips pretraining when the model exists, runs 3 SFT iterations on test and ood, and
+    says where the report is; a second call resumes the finished run instead of redoing it."""
+    args = ["demo", f"model.path={improve_model}", f"task.options={{sizes: {SIZES}}}", "eval.limit=3", "eval.k=2",
+            "eval.semantic=false", "loop.improve_limit=12", "sampling.max_new_tokens=48", "train.max_steps=2"]
+    first = selfimprove(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "pretraining" not in first.stdout and "iteration 3 (sft" in first.stdout
+    assert "runs/demo" in first.stdout and ("report:" in first.stdout or "records and metrics:" in first.stdout)
+    check_layout(tmp_path / "runs" / "demo", ["sft", "sft", "sft"])
+    again = selfimprove(*args, cwd=tmp_path)
+    assert again.returncode == 0 and "resuming after iteration 3" in again.stdout
+    assert "done in" not in again.stderr  # every stage was already marked done
+
+
+def test_demo_config_overrides_and_errors() -> None:
+    from selfimprove.commands.demo import demo_config
+    from selfimprove.errors import UserError
+
+    cfg = demo_config(overrides=["loop.iterations=1", "eval.limit=5"])
+    assert cfg.loop.iterations == 1 and cfg.eval.limit == 5 and cfg.loop.strategy == "sft"
+    assert demo_config().loop.iterations == 3  # the built-in settings are not mutated by overrides
+    with pytest.raises(UserError, match="loop.iteratons"):
+        demo_config(overrides=["loop.iteratons=1"])

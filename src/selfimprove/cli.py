@@ -161,6 +161,21 @@ def demo_command(args: ConfigArgs = None, fresh: FreshOption = False) -> None:
     run_demo(demo_config(path, overrides), fresh=fresh)
 
 
+@app.command("collapse-gmm")
+def collapse_gmm_command(
+    args: ConfigArgs = None,
+    out: Annotated[str, typer.Option(help="Directory for gmm.json and gmm.png.")] = "runs/collapse-gmm",
+) -> None:
+    """Model collapse in a Gaussian mixture (Shumailov et al. 2024): refit each generation on samples of
+    the previous fit and watch the variance shrink."""
+    from selfimprove.collapse.gmm import GMMConfig, run_gmm, save_gmm
+
+    path, overrides = split_args(args)
+    result = run_gmm(load_config(GMMConfig, path, overrides))
+    paths = save_gmm(result, out)
+    print(f"figure: {paths['png']}  numbers: {paths['json']}")
+
+
 @app.command("report")
 def report_command(
     run_dir: Annotated[str, typer.Argument(help="Run directory (runs/<name>) or a `selfimprove eval` output folder.")],

@@ -36,7 +36,6 @@ from selfimprove.jsonl import read_jsonl, write_atomic
 from selfimprove.progress import stderr
 
 C = TypeVar("C", bound=BaseModel)
-STAGES = ("sample", "curate", "train", "eval")
 KILL_ENV = "SELFIMPROVE_TEST_KILL_AT"  # resume tests only: "<iteration>:<stage>:<start|written>"
 
 
