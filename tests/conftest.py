@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -178,3 +180,30 @@ def improve_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         torch.set_num_threads(threads)
     save_model(trained, tokenizer, out)
     return out
+
+
+MEMORIZED_VOCAB = 48  # token ids of the `memorized` fixture's sequences are in [3, 48)
+
+
+@pytest.fixture(scope="session")
+def memorized() -> Iterator[tuple[Any, Any]]:
+    """A 2-layer Llama (width 64) trained with AdamW until it has memorized 4 random sequences."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matmuls: extra threads only contend on a shared CPU
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=MEMORIZED_VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=128,
+    )
+    model = LlamaForCausalLM(config)
+    data = torch.randint(3, MEMORIZED_VOCAB, (4, 32), generator=torch.Generator().manual_seed(0))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(80):
+        model(input_ids=data, labels=data).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    yield model, data
+    torch.set_num_threads(threads)

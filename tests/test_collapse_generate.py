@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import WhitespaceSplit
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
 from selfimprove.collapse.generate import CollapseGenConfig, generate_corpus, make_gen_config
 from selfimprove.errors import UserError
-
-VOCAB = 48
-
-
-@pytest.fixture(scope="module")
-def memorized() -> Iterator[tuple[LlamaForCausalLM, torch.Tensor]]:
-    """A 2-layer Llama (width 64) trained with AdamW until it has memorized 4 random sequences."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matmuls: extra threads only contend on a shared CPU
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64,
-    )
-    model = LlamaForCausalLM(config)
-    data = torch.randint(3, VOCAB, (4, 32), generator=torch.Generator().manual_seed(0))
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    for _ in range(80):
-        model(input_ids=data, labels=data).loss.backward()
-        opt.step()
-        opt.zero_grad()
-    yield model, data
-    torch.set_num_threads(threads)
+from conftest import MEMORIZED_VOCAB as VOCAB
 
 
 def test_beam_search_gives_one_continuation_of_exact_length_per_block(memorized) -> None:  # noqa: ANN001
@@ -90,7 +66,7 @@ def test_works_with_a_tokenizer_that_defines_padding(memorized) -> None:  # noqa
 def test_bad_inputs_are_user_errors(memorized) -> None:  # noqa: ANN001
     model, _ = memorized
     with pytest.raises(UserError, match="max_position_embeddings"):
-        generate_corpus(model, [[5] * 40], CollapseGenConfig(new_tokens=30, show_progress=False))
+        generate_corpus(model, [[5] * 100], CollapseGenConfig(new_tokens=30, show_progress=False))  # 130 > 128
     with pytest.raises(UserError, match="no empty block"):
         generate_corpus(model, [[5, 6], []], CollapseGenConfig(new_tokens=4, show_progress=False))
     with pytest.raises(UserError, match="beams"):

@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from selfimprove.collapse.perplexity import block_perplexities, summarize_perplexity
 from selfimprove.errors import UserError
-
-VOCAB = 48
-
-
-@pytest.fixture(scope="module")
-def memorized() -> Iterator[tuple[LlamaForCausalLM, torch.Tensor]]:
-    """A 2-layer Llama (width 64) trained with AdamW until it has memorized 4 random sequences."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matmuls: extra threads only contend on a shared CPU
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=128,
-    )
-    model = LlamaForCausalLM(config)
-    data = torch.randint(3, VOCAB, (4, 32), generator=torch.Generator().manual_seed(0))
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    for _ in range(80):
-        model(input_ids=data, labels=data).loss.backward()
-        opt.step()
-        opt.zero_grad()
-    yield model, data
-    torch.set_num_threads(threads)
+from conftest import MEMORIZED_VOCAB as VOCAB
 
 
 def test_memorized_blocks_have_low_perplexity_and_shuffled_high(memorized) -> None:  # noqa: ANN001

@@ -77,16 +77,11 @@ class CSQATask:
 
     def __init__(self, data_dir: str | None = None, seed: int = 1234, hub: bool = True) -> None:
         self.data_dir, self.seed, self.hub = data_dir, seed, hub
-        self._cache: dict[str, list[Problem]] = {}
-        self._order: list[Problem] | None = None
+        self.store = data.SplitStore(self.name, self.splits, SOURCES, to_problem, data_dir, hub, seed,
+                                     ("validation",))
 
     def load(self, split: str, limit: int | None = None) -> list[Problem]:
-        if split not in self.splits:
-            raise UserError(f"csqa has no split {split!r}; choose one of {list(self.splits)}")
-        if split not in self._cache:
-            rows = data.load_rows(self.name, split, SOURCES[split], self.data_dir, self.hub)
-            self._cache[split] = [to_problem(split, i, row) for i, row in enumerate(rows)]
-        return self._cache[split][:limit]
+        return self.store.load(split, limit)
 
     def format_prompt(self, problem: Problem, shots: int = 0) -> Prompt:
         """Zero-shot: instruction and question. Few-shot: train questions answered `The answer is (X).`"""
@@ -98,18 +93,7 @@ class CSQATask:
 
     def exemplars(self, problem: Problem, shots: int) -> list[Problem]:
         """The train problems shown before `problem`: the same for every problem given `seed`, never itself."""
-        return data.take_shots(self._exemplar_order(), shots, lambda e: e.id == problem.id)
-
-    def _exemplar_order(self) -> list[Problem]:
-        if self._order is None:
-            try:
-                evaluated = {p.metadata["question"].strip() for p in self.load("validation")}
-            except UserError:
-                evaluated = set()
-            self._order = data.exemplar_order(
-                self.load("train"), self.seed, lambda e: e.metadata["question"].strip() in evaluated
-            )
-        return self._order
+        return self.store.exemplars(problem, shots)
 
     def extract(self, text: str, mode: ExtractMode = "strict") -> str | None:
         found = STRICT.findall(text)

@@ -9,6 +9,7 @@ official files in place without converting anything.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 
 from selfimprove.errors import UserError
 from selfimprove.jsonl import read_jsonl
+from selfimprove.types import Problem
 
 ENV_VAR = "SELFIMPROVE_DATA_DIR"
 Row = dict[str, Any]
@@ -147,3 +149,42 @@ def take_shots(order: Sequence[T], shots: int, is_asked: Callable[[T], bool]) ->
     if len(chosen) < shots:
         raise UserError(f"asked for {shots} few-shot examples but the exemplar pool holds only {len(chosen)}")
     return chosen
+
+
+class SplitStore:
+    """A dataset's problems, each split loaded once (local files, else the hub), and its few-shot exemplar
+    order: the train split shuffled by `seed`, without any item whose question also occurs in an evaluation
+    split (so an exemplar can never leak an evaluated problem)."""
+
+    def __init__(
+        self, name: str, splits: Sequence[str], sources: dict[str, Source],
+        to_problem: Callable[[str, int, Row], Problem], data_dir: str | None, hub: bool, seed: int,
+        eval_splits: Sequence[str],
+    ) -> None:
+        self.name, self.splits, self.sources, self.to_problem = name, tuple(splits), sources, to_problem
+        self.data_dir, self.hub, self.seed, self.eval_splits = data_dir, hub, seed, tuple(eval_splits)
+        self._cache: dict[str, list[Problem]] = {}
+        self._order: list[Problem] | None = None
+
+    def load(self, split: str, limit: int | None = None) -> list[Problem]:
+        if split not in self.splits:
+            raise UserError(f"{self.name} has no split {split!r}; choose one of {list(self.splits)}")
+        if split not in self._cache:
+            rows = load_rows(self.name, split, self.sources[split], self.data_dir, self.hub)
+            self._cache[split] = [self.to_problem(split, i, row) for i, row in enumerate(rows)]
+        return self._cache[split][:limit]
+
+    def exemplars(self, problem: Problem, shots: int) -> list[Problem]:
+        """The train problems shown before `problem`: the same for every problem given `seed`, never itself."""
+        return take_shots(self._exemplar_order(), shots, lambda e: e.id == problem.id)
+
+    def _exemplar_order(self) -> list[Problem]:
+        if self._order is None:
+            evaluated: set[str] = set()
+            for split in self.eval_splits:
+                with contextlib.suppress(UserError):  # a split that is not available cannot leak
+                    evaluated |= {p.metadata["question"].strip() for p in self.load(split)}
+            self._order = exemplar_order(
+                self.load("train"), self.seed, lambda e: e.metadata["question"].strip() in evaluated
+            )
+        return self._order

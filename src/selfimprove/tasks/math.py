@@ -11,7 +11,6 @@ and `subject`.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from functools import lru_cache
 from typing import Any
@@ -112,16 +111,12 @@ class MATHTask:
 
     def __init__(self, data_dir: str | None = None, seed: int = 1234, hub: bool = True) -> None:
         self.data_dir, self.seed, self.hub = data_dir, seed, hub
-        self._cache: dict[str, list[Problem]] = {}
-        self._order: list[Problem] | None = None
+        # MATH train repeats one test problem: the store never shows a train item found in test or math500
+        self.store = data.SplitStore(self.name, self.splits, SOURCES, to_problem, data_dir, hub, seed,
+                                     ("test", "math500"))
 
     def load(self, split: str, limit: int | None = None) -> list[Problem]:
-        if split not in self.splits:
-            raise UserError(f"math has no split {split!r}; choose one of {list(self.splits)}")
-        if split not in self._cache:
-            rows = data.load_rows(self.name, split, SOURCES[split], self.data_dir, self.hub)
-            self._cache[split] = [to_problem(split, i, row) for i, row in enumerate(rows)]
-        return self._cache[split][:limit]
+        return self.store.load(split, limit)
 
     def format_prompt(self, problem: Problem, shots: int = 0) -> Prompt:
         """Zero-shot: the instruction and the problem. Few-shot: train problems with their full solutions."""
@@ -133,18 +128,7 @@ class MATHTask:
 
     def exemplars(self, problem: Problem, shots: int) -> list[Problem]:
         """The train problems shown before `problem`: the same for every problem given `seed`, never itself."""
-        return data.take_shots(self._exemplar_order(), shots, lambda e: e.id == problem.id)
-
-    def _exemplar_order(self) -> list[Problem]:
-        if self._order is None:
-            evaluated: set[str] = set()
-            for split in ("test", "math500"):  # MATH train repeats one test problem: never show it
-                with contextlib.suppress(UserError):
-                    evaluated |= {p.metadata["question"].strip() for p in self.load(split)}
-            self._order = data.exemplar_order(
-                self.load("train"), self.seed, lambda e: e.metadata["question"].strip() in evaluated
-            )
-        return self._order
+        return self.store.exemplars(problem, shots)
 
     def extract(self, text: str, mode: ExtractMode = "strict") -> str | None:
         boxed = last_boxed(text)
