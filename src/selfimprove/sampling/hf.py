@@ -56,6 +56,7 @@ class HFSampler:
                  show_progress: bool = True) -> None:
         self.model, self.tokenizer = model, tokenizer
         self.batch_size, self.show_progress = batch_size, show_progress
+        self._token_texts: list[str] | None = None  # decoded vocabulary, built once for stop strings
 
     def encode(self, prompt: Prompt) -> list[int]:
         """Token ids of a prompt; chat messages go through the tokenizer's chat template."""
@@ -71,10 +72,15 @@ class HFSampler:
         eos = self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id
         ids = set(eos if isinstance(eos, list) else [eos])
         if stop:
-            vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
-            texts = [self.tokenizer.convert_tokens_to_string([t]) if t else "" for t in vocab]
-            ids |= {i for i, t in enumerate(texts) if any(s in t for s in stop)}
+            ids |= {i for i, t in enumerate(self.token_texts()) if any(s in t for s in stop)}
         return ids
+
+    def token_texts(self) -> list[str]:
+        """The text of every token id, decoded once per sampler (a large vocabulary takes a while)."""
+        if self._token_texts is None:
+            vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+            self._token_texts = [self.tokenizer.convert_tokens_to_string([t]) if t else "" for t in vocab]
+        return self._token_texts
 
     def sample(self, prompts: list[Prompt], params: SamplingParams) -> list[list[Completion]]:
         n = 1 if params.greedy else params.n
