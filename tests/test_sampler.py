@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from selfimprove.sampling.decode import decode_batch
 from selfimprove.sampling.hf import HFSampler, load_model
 from selfimprove.tasks import get_task
 from selfimprove.types import SamplingParams
@@ -44,3 +46,29 @@ def test_stop_strings_cut_completions(micro_model):
     for [f], [c] in zip(free, cut):
         assert "=" not in c.text
         assert f.text.startswith(c.text)
+
+
+def full_forward_logprob(model, prompt_ids: list[int], tokens: list[int]) -> float:
+    """log p(tokens | prompt) from one forward pass over the whole sequence, with no cache at all."""
+    ids = torch.tensor([prompt_ids + tokens])
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(input_ids=ids).logits[0].float(), -1)
+    start = len(prompt_ids)
+    return sum(logprobs[start - 1 + i, t].item() for i, t in enumerate(tokens))
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_cached_decoding_scores_every_row_like_a_full_forward(micro_model, attention):
+    """Every sampled row's logprob, accumulated step by step through the growing cache (prefill repeated n
+    times, rows dropped as they stop, left padding), equals the model's log-likelihood of the same tokens from
+    a plain forward pass. Stopping at '.' makes rows end at different steps, so row dropping is exercised."""
+    model, tok = load_model(str(micro_model), "float32", "cpu")
+    model.set_attn_implementation(attention)
+    sampler = HFSampler(model, tok, show_progress=False)
+    prompts = [sampler.encode(p) for p in PROMPTS[:6]]
+    params = SamplingParams(n=3, temperature=1.0, top_p=1.0, max_new_tokens=20, seed=1)
+    rows = decode_batch(model, prompts, 3, params, sampler.stop_token_ids((".",)), tok.pad_token_id,
+                        torch.Generator().manual_seed(1))
+    assert len(rows) == 18 and len({len(r.tokens) for r in rows}) > 2, "rows should stop at different steps"
+    for i, row in enumerate(rows):
+        assert row.logprob == pytest.approx(full_forward_logprob(model, prompts[i // 3], row.tokens), abs=1e-3)

@@ -2,10 +2,12 @@
 
 Why not `model.generate`: on small models its per-step bookkeeping costs more than the model itself, and
 it keeps computing rows that already finished until the slowest row ends. This loop calls the same model
-forward with the same `DynamicCache`, and differs in three ways that change no sampled distribution:
-  1. the prompt is prefilled once and its KV cache repeated for the n samples (`batch_repeat_interleave`);
-  2. finished rows are dropped from the batch (`batch_select_indices`) so later steps compute live rows only;
-  3. per step it does only what sampling needs: temperature, top-p (transformers' own warpers), one draw.
+forward and differs in ways that change no sampled distribution:
+  1. the prompt is prefilled once and its KV cache repeated for the n samples (`reorder_cache`);
+  2. finished rows are dropped from the batch (`reorder_cache`) so later steps compute live rows only;
+  3. the KV cache grows in preallocated buffers (cache.py) instead of being concatenated every step;
+  4. each step gets its 4-D attention mask ready-made, skipping the library's mask construction;
+  5. per step it does only what sampling needs: temperature, top-p (transformers' own warpers), one draw.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from transformers import DynamicCache, PreTrainedModel, TopPLogitsWarper
+from transformers import PreTrainedModel, TopPLogitsWarper
 
+from selfimprove.sampling.cache import decode_cache
 from selfimprove.types import SamplingParams
 
 # Drop finished rows only when at least this fraction of the batch is done: copying the cache for every
@@ -52,6 +55,15 @@ def _pick(logits: torch.Tensor, params: SamplingParams, top_p: TopPLogitsWarper 
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
+def _visible(attend: torch.Tensor, column: int, attn_implementation: str | None) -> torch.Tensor:
+    """The attention mask of a one-token step writing cache column `column`: the columns written so far,
+    without the row's left padding. For SDPA it is given as the final 4-D boolean mask (rows, 1, 1, columns),
+    which bypasses the library's per-step mask construction (it costs more than the attention itself on small
+    models); other attention implementations get the usual 2-D padding mask."""
+    visible = attend[:, :column + 1]
+    return visible[:, None, None, :] if attn_implementation == "sdpa" else visible.long()
+
+
 @torch.inference_mode()
 def decode_batch(
     model: PreTrainedModel,
@@ -65,13 +77,19 @@ def decode_batch(
     """Decode `n` continuations of each prompt; row i*n + j is sample j of prompt i."""
     device = model.device
     ids, mask = _left_pad(prompts, pad_id, device)
+    width = ids.shape[1]
+    impl = getattr(model.config, "_attn_implementation", None)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    cache = DynamicCache(config=model.config)
+    cache = decode_cache(model.config, width + params.max_new_tokens)
     out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                 use_cache=True, logits_to_keep=1)
     logits = out.logits[:, -1, :].float().repeat_interleave(n, dim=0)
-    cache.batch_repeat_interleave(n)
-    mask = mask.repeat_interleave(n, dim=0)
+    cache.reorder_cache(torch.arange(len(prompts), device=device).repeat_interleave(n))
+    # Which cache columns each row may attend to: its real prompt tokens, then every generated column (the
+    # columns past the current step hold nothing yet and are cut off by `_visible` below).
+    attend = torch.ones((len(prompts), width + params.max_new_tokens), dtype=torch.bool, device=device)
+    attend[:, :width] = mask.bool()
+    attend = attend.repeat_interleave(n, dim=0)
     next_pos = positions[:, -1:].repeat_interleave(n, dim=0) + 1
 
     rows = len(prompts) * n
@@ -92,10 +110,10 @@ def decode_batch(
             break
         if (done[alive]).float().mean() >= COMPACT_FRACTION:
             keep = (~done[alive]).nonzero().squeeze(-1)
-            cache.batch_select_indices(keep)
-            alive, token, mask, next_pos = alive[keep], token[keep], mask[keep], next_pos[keep]
-        mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=-1)
-        out = model(input_ids=token[:, None], attention_mask=mask, position_ids=next_pos, past_key_values=cache,
+            cache.reorder_cache(keep)
+            alive, token, attend, next_pos = alive[keep], token[keep], attend[keep], next_pos[keep]
+        visible = _visible(attend, width + step, impl)
+        out = model(input_ids=token[:, None], attention_mask=visible, position_ids=next_pos, past_key_values=cache,
                     use_cache=True)
         logits = out.logits[:, -1, :].float()
         next_pos = next_pos + 1

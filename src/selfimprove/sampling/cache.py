@@ -1,0 +1,55 @@
+"""A KV cache that grows in place: the library's `StaticLayer` storage, returned only up to its filled length.
+
+Why: `DynamicCache` concatenates every step's keys and values onto the whole cache (`torch.cat`), copying
+O(length) per step; on a few-million-parameter model that copy costs as much as all the matmuls. `StaticCache`
+writes in place but hands attention the full preallocated length, so every step attends over (masked) empty
+columns. This layer keeps `StaticLayer`'s preallocated buffers and in-place writes and returns a view of the
+filled prefix, so attention sees exactly what `DynamicCache` would give it, without the copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import DynamicCache, PretrainedConfig
+from transformers.cache_utils import Cache, StaticLayer
+
+
+class GrowingLayer(StaticLayer):
+    """One layer's keys and values in buffers of `max_cache_len` columns, exposed up to the columns written."""
+
+    is_compileable = False  # the returned length changes every step
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any,
+               **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        keys, values = super().update(key_states, value_states, *args, **kwargs)
+        filled = int(self.cumulative_length)
+        return keys[:, :, :filled], values[:, :, :filled]
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        """Keep (or repeat) the rows `beam_idx`, copying only the filled columns, not the whole buffer."""
+        if not self.is_initialized:
+            return
+        filled = int(self.cumulative_length)
+        index = beam_idx.to(self.keys.device)
+        for name in ("keys", "values"):
+            old = getattr(self, name)
+            new = old.new_empty((len(index), *old.shape[1:]))
+            new[:, :, :filled] = old[:, :, :filled].index_select(0, index)
+            setattr(self, name, new)
+
+    def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+        """The mask covers the filled columns plus the ones being written (as for a dynamic layer)."""
+        return int(self.get_seq_length()) + query_length, 0
+
+
+def decode_cache(config: PretrainedConfig, max_cache_len: int) -> Cache:
+    """`GrowingLayer`s when every layer attends to the full context; otherwise (sliding-window or hybrid
+    models) the library's `DynamicCache`, which knows those layer types."""
+    text = config.get_text_config(decoder=True)
+    types = getattr(text, "layer_types", None)
+    full = all(t == "full_attention" for t in types) if types else getattr(text, "sliding_window", None) is None
+    if not full:
+        return DynamicCache(config=config)
+    return Cache(layers=[GrowingLayer(max_cache_len=max_cache_len) for _ in range(text.num_hidden_layers)])
