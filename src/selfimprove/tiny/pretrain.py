@@ -30,6 +30,9 @@ class PretrainConfig(Section):
     out: str = Field("runs/tiny-arith", description="Directory of the trained checkpoint.")
     task: TaskSection = Field(default_factory=TaskSection, description="Labeled data: the task's `split`.")
     split: str = Field("seed", description="Split whose reference solutions are the training targets.")
+    whole_numbers: int = Field(
+        1000, ge=0, description="Tokenizer: integers below this are single tokens (0 = every digit is a token). "
+                                "The arith world's values stay below 1000, so each equation is a fact to learn.")
     model: TinyModelSection = Field(default_factory=TinyModelSection, description="Architecture of the tiny Llama.")
     train: TrainSection = Field(default_factory=_pretrain_defaults, description="Training budget and optimizer.")
 
@@ -50,7 +53,7 @@ def pretrain(cfg: PretrainConfig) -> tuple[Path, float]:
     from selfimprove.train.sft import train_sft
 
     out = Path(cfg.out)
-    tokenizer = build_tokenizer()
+    tokenizer = build_tokenizer(cfg.whole_numbers)
     model = build_model(tokenizer, cfg.model, seed=cfg.train.seed)
     rows = training_rows(cfg)
     start = time.monotonic()
