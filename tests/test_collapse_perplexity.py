@@ -62,3 +62,24 @@ def test_summary_hand_checked() -> None:
     assert s.p95 == pytest.approx(7.7)  # linear interpolation between 6 and 8 at rank 2.85
     with pytest.raises(UserError):
         summarize_perplexity([])
+
+
+def test_score_from_matches_the_models_loss_on_the_suffix(memorized) -> None:  # noqa: ANN001
+    """Scoring from position s is exp of the HF loss with the first s labels masked (-100), per block, also
+    when blocks of different lengths share a batch."""
+    model, data = memorized
+    blocks = [data[0, :20].tolist(), data[1, :11].tolist(), [5, 9, 11, 3, 40, 7]]
+    starts = [8, 1, 3]
+    expected = []
+    for block, start in zip(blocks, starts):
+        ids = torch.tensor([block])
+        labels = ids.clone()
+        labels[0, :start] = -100
+        with torch.no_grad():
+            expected.append(torch.exp(model(input_ids=ids, labels=labels).loss).item())
+    np.testing.assert_allclose(block_perplexities(model, blocks, batch_size=3, score_from=starts), expected, rtol=1e-4)
+    assert block_perplexities(model, blocks, score_from=[1, 1, 1]) == pytest.approx(block_perplexities(model, blocks))
+    with pytest.raises(UserError, match="leaves no token"):
+        block_perplexities(model, blocks, score_from=[20, 1, 1])
+    with pytest.raises(UserError, match="entries"):
+        block_perplexities(model, blocks, score_from=[1])

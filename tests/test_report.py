@@ -290,6 +290,8 @@ def test_report_of_selfimprove_run(micro_model: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     run = tmp_path / "runs" / "loop"
     page = Page((run / "report.html").read_text(encoding="utf-8"))
-    assert page.sections == LOOP_SECTIONS and len(page.images) == 4
+    # a real loop also records the collapse monitor (eval.perplexity is on by default)
+    assert page.sections == [*LOOP_SECTIONS[:7], "collapse-monitor", *LOOP_SECTIONS[7:]]
+    assert len(page.images) == 5
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert judge(history, VerdictConfig(min_pass1_gain=0.03)).summary in page.plain

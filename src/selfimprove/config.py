@@ -83,7 +83,8 @@ def explain(model: type[BaseModel], error: ValidationError, source: str) -> str:
             lines.append(f"unknown key {key!r}{hint} (valid here: {', '.join(valid)})")
         else:
             got = f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""
-            lines.append(f"{key}: {err['msg']}{got}")
+            msg = err["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's ValueError
+            lines.append(f"{key}: {msg}{got}" if key else msg)
     return f"invalid configuration in {source}:\n  " + "\n  ".join(lines)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from selfimprove.collapse.monitor import PerplexityMonitorSection
+from selfimprove.compositional.suite import CompositionalSuite
 from selfimprove.config import Section
 from selfimprove.progress import progress_bar
 from selfimprove.sections import SamplingSection
@@ -15,6 +17,17 @@ class EvalSection(Section):
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N problems of each split.")
     k: int = Field(8, ge=0, description="Samples per problem for pass@k, maj@k, coverage and diversity (0 = greedy only).")
     semantic: bool = Field(True, description="Compute semantic diversity (MiniLM embeddings, cached per run).")
+    perplexity: PerplexityMonitorSection = Field(
+        default_factory=PerplexityMonitorSection,
+        description="Collapse monitor (`selfimprove run`): perplexity of each iteration's model on held-out "
+                    "reference solutions (selfimprove.collapse.monitor).",
+    )
+    compositional: CompositionalSuite = Field(
+        default_factory=CompositionalSuite,
+        description="Compositional GSM suite (Hosseini et al. 2024), off unless enabled: S1, S2, S_comp and the "
+                    "reasoning gap of each evaluated model on arith's compositional split or, for gsm8k, pairs "
+                    "built from GSM8K test (selfimprove.compositional.suite).",
+    )
 
 
 def judge_all(task: Task, problems: list[Problem], completions: list[list[Completion]], label: str) -> None:

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from transformers import set_seed
 
+from selfimprove.collapse.monitor import monitor_metrics
+from selfimprove.compositional.suite import suite_metrics, suite_task
 from selfimprove.curate import Row, dpo_pairs, hinted_records, mix, rationale_rows, seed_rows, sft_rows
 from selfimprove.evaluate import evaluate_split, judge_all
 from selfimprove.jsonl import read_jsonl, write_atomic, write_jsonl
@@ -35,17 +37,16 @@ from selfimprove.metrics import EmbeddingCache, improvement_set
 from selfimprove.metrics.summary import summarize_splits
 from selfimprove.report.console import metrics_table
 from selfimprove.rundir import RunDir, read_records_rows, replace_dir
-from selfimprove.sampling.hf import HFSampler, load_model
+from selfimprove.sampling import make_sampler
+from selfimprove.sampling.hf import load_model
 from selfimprove.sections import ModelSection
 from selfimprove.strategies import Method, get_strategy, methods_of
+from selfimprove.train.common import DPO_COLUMNS, SFT_COLUMNS, as_conversations
 from selfimprove.train.config import TrainSection
-from selfimprove.types import Problem, Record, Task
+from selfimprove.types import Problem, Record, Sampler, Task
 
 if TYPE_CHECKING:
     from selfimprove.commands.run import RunConfig
-
-SFT_COLUMNS = ("prompt", "completion")  # what the SFT trainer sees; rows also carry problem_id and source
-
 
 def run_loop(cfg: RunConfig, run: RunDir) -> list[dict[str, Any]]:
     """Run, or resume, every stage of iterations 0..T. Returns the metrics of each iteration."""
@@ -72,12 +73,14 @@ def run_loop(cfg: RunConfig, run: RunDir) -> list[dict[str, Any]]:
 
 
 def check_splits(task: Task, cfg: RunConfig) -> None:
-    """Fail on a bad split name before any model is loaded."""
-    needed = [*cfg.eval.splits, cfg.loop.improve_split]
+    """Fail on a bad split name (or a suite the task cannot run) before any model is loaded."""
+    needed = [*cfg.eval.splits, cfg.loop.improve_split, *filter(None, [cfg.eval.perplexity.split])]
     if cfg.loop.keep_original > 0:
         needed.append(cfg.loop.seed_split)
     for split in needed:
         task.load(split, 1)
+    if cfg.eval.compositional.enabled:
+        suite_task(task, cfg.eval.compositional)  # an unsupported task fails now, not after iteration 0's sampling
 
 
 def stage_seed(cfg: RunConfig, t: int, stage: str) -> int:
@@ -98,19 +101,20 @@ def read_records(path: Path) -> list[Record]:
 
 
 class Models:
-    """The one model held for sampling and evaluation, loaded from its checkpoint and reused while the
-    checkpoint stays the same (M_t is evaluated, then sampled from at t + 1)."""
+    """The one sampler held for sampling and evaluation, built from its checkpoint by `make_sampler` (so
+    model.chat applies the chat template as in `selfimprove eval`) and reused while the checkpoint stays the
+    same (M_t is evaluated, then sampled from at t + 1)."""
 
     def __init__(self, section: ModelSection, batch_size: int) -> None:
         self.section, self.batch_size = section, batch_size
         self.path: str | None = None
-        self.current: HFSampler | None = None
+        self.current: Sampler | None = None
 
-    def sampler(self, path: str) -> HFSampler:
+    def sampler(self, path: str) -> Sampler:
         if self.current is None or self.path != path:
             self.release()
-            model, tokenizer = load_model(path, self.section.dtype, self.section.device)
-            self.path, self.current = path, HFSampler(model, tokenizer, batch_size=self.batch_size)
+            section = self.section.model_copy(update={"path": path})
+            self.path, self.current = path, make_sampler(section, self.batch_size)
         return self.current
 
     def release(self) -> None:
@@ -134,7 +138,7 @@ def sample_stage(cfg: RunConfig, task: Task, models: Models, run: RunDir, t: int
     write_jsonl(run.iter_dir(t) / "samples.jsonl", (r.to_dict() for r in records))
 
 
-def rationalize_stage(cfg: RunConfig, task: Task, sampler: HFSampler, records: list[Record], t: int) -> list[Record]:
+def rationalize_stage(cfg: RunConfig, task: Task, sampler: Sampler, records: list[Record], t: int) -> list[Record]:
     """STaR rationalization (Zelikman et al. 2022, Sec. 3.2): sample the unsolved problems again with the
     gold answer as a hint; the judged samples are the candidate rationales."""
     hinted = hinted_records(records, cfg.loop.hint)
@@ -190,7 +194,7 @@ def train_stage(cfg: RunConfig, models: Models, run: RunDir, t: int, method: Met
     set_seed(train_cfg.seed)  # also fixes LoRA's initialisation, done before the trainer seeds itself
     model, tokenizer = load_model(start, cfg.model.dtype, cfg.model.device)
     if rows:
-        model = fit(method, model, tokenizer, rows, train_cfg, work / "trainer")
+        model = fit(method, model, tokenizer, rows, train_cfg, work / "trainer", cfg.model.chat)
     else:
         Console(stderr=True).print(f"[yellow]iteration {t}: no {method.upper()} training rows; M_{t} = {start}")
     save_model(model, tokenizer, work / "model")
@@ -198,15 +202,24 @@ def train_stage(cfg: RunConfig, models: Models, run: RunDir, t: int, method: Met
     shutil.rmtree(work, ignore_errors=True)
 
 
-def fit(method: Method, model: Any, tokenizer: Any, rows: list[Row], train_cfg: TrainSection, work: Path) -> Any:
-    """One call of the SFT or DPO adapter, on the TRL columns of the rows only."""
+def fit(method: Method, model: Any, tokenizer: Any, rows: list[Row], train_cfg: TrainSection, work: Path,
+        chat: bool) -> Any:
+    """One call of the SFT or DPO adapter on the rows' trainer columns."""
+    data = trainer_rows(method, rows, chat)
     if method == "sft":
         from selfimprove.train.sft import train_sft
 
-        return train_sft(model, tokenizer, [{k: r[k] for k in SFT_COLUMNS} for r in rows], train_cfg, work)
+        return train_sft(model, tokenizer, data, train_cfg, work)
     from selfimprove.train.dpo import train_dpo
 
-    return train_dpo(model, tokenizer, rows, train_cfg, work)
+    return train_dpo(model, tokenizer, data, train_cfg, work)
+
+
+def trainer_rows(method: Method, rows: list[Row], chat: bool) -> list[dict[str, Any]]:
+    """The columns the trainer sees; with model.chat, as conversations, so training renders them through the
+    chat template exactly as sampling rendered the prompts (the files keep the task's text)."""
+    columns = SFT_COLUMNS if method == "sft" else DPO_COLUMNS
+    return as_conversations(rows, columns) if chat else [{k: r[k] for k in columns} for r in rows]
 
 
 def evaluate_stage(
@@ -223,6 +236,8 @@ def evaluate_stage(
         metrics["improvement"] = improvement_set(records, read_records(run.iter_dir(1) / "eval.jsonl"))
     if t >= 1:
         metrics["data"] = data_summary(run, t, methods_of(cfg.loop)[t - 1])
+    metrics.update(monitor_metrics(cfg.eval.perplexity, task, sampler, cfg.eval.splits))  # collapse monitor
+    metrics.update(suite_metrics(cfg, task, sampler, records, metrics, run.iter_dir(t), t))  # reasoning gap
     write_atomic(run.iter_dir(t) / "metrics.json", json.dumps(metrics, indent=1) + "\n")
 
 

@@ -14,6 +14,9 @@ curation and the trainer of each iteration:
              problem's samples; the reference model is M_{t-1}; TRL's DPOTrainer.
     sft-dpo  one SFT iteration, then DPO iterations (Wu et al. 2024's SFT->DPO); `schedule` sets the
              order, e.g. [sft, dpo, dpo].
+    collapse model collapse (Shumailov et al. 2024): not this loop but selfimprove.collapse.recursion, run
+             by `selfimprove run` too: G generations of training the starting model on the previous
+             generation's text, no verification, with arms (fraction p of real data, epochs) side by side.
 
 Data mixing (all strategies): `replace` trains on this iteration's data only, `accumulate` on the data of
 all iterations so far (of the same method), and `keep_original` mixes a fresh random fraction p of the
@@ -31,7 +34,7 @@ from selfimprove.config import Section
 from selfimprove.errors import UserError
 
 Method = Literal["sft", "dpo"]
-StrategyName = Literal["sft", "star", "dpo", "sft-dpo"]
+StrategyName = Literal["sft", "star", "dpo", "sft-dpo", "collapse"]
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,17 @@ STRATEGIES: dict[str, Strategy] = {
                     False, "dpo"),
     "sft-dpo": Strategy("sft-dpo", "one SFT iteration, then DPO iterations (loop.schedule, e.g. sft, dpo, dpo)",
                         False, None),
+    "collapse": Strategy("collapse", "model collapse (Shumailov et al. 2024): each generation is the starting model "
+                                     "trained on the previous generation's continuations of the real corpus, "
+                                     "unverified, with a fraction p of real blocks kept (section `collapse`)",
+                         False, "sft"),
 }
 
 
 class LoopSection(Section):
     """How the loop runs: how many iterations, which strategy, and how it curates and mixes data."""
 
-    strategy: StrategyName = Field("sft", description="Recipe: sft, star, dpo or sft-dpo (see `selfimprove ls`).")
+    strategy: StrategyName = Field("sft", description="Recipe: sft, star, dpo, sft-dpo or collapse (see `selfimprove ls`).")
     iterations: int = Field(3, ge=0, description="T: iterations of sample -> verify -> curate -> train -> evaluate.")
     schedule: list[Method] | None = Field(
         None, description="sft-dpo only: the trainer of each iteration, e.g. [sft, dpo, dpo] "
@@ -104,6 +111,8 @@ class LoopSection(Section):
             raise ValueError("restart_from_base applies to SFT-only strategies (sft, star); DPO continues from M_{t-1}")
         if self.keep_original > 0 and "sft" not in methods:
             raise ValueError("keep_original mixes labeled solutions into SFT iterations; this run has none")
+        if self.strategy == "collapse" and self.keep_original > 0:
+            raise ValueError("collapse keeps real data per arm: set collapse.arms[].real_fraction, not keep_original")
         if "{gold}" not in self.hint:
             raise ValueError("hint must contain {gold}, where the gold answer goes")
         return self

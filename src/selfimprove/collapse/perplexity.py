@@ -4,6 +4,8 @@ Shumailov et al. (Nature 2024) measure collapse by the perplexity of each genera
 WikiText-2 test blocks (their Fig. 1: mean and spread over generations, and per-block histograms).
 For a block x_1..x_L the perplexity is exp(-(1/(L-1)) * sum_{t=2..L} log p(x_t | x_<t)): the first
 token has no context inside the block and is not scored, the usual convention of HF causal-LM losses.
+With `score_from`, block i is scored from token `score_from[i]` on only (a reference solution given its
+prompt, say): the conditional perplexity of that suffix, exp of its mean token NLL given everything before.
 """
 
 from __future__ import annotations
@@ -32,6 +34,18 @@ def _check_blocks(blocks: Sequence[Sequence[int]], vocab_size: int | None, min_l
             )
 
 
+def _check_starts(blocks: Sequence[Sequence[int]], score_from: Sequence[int] | None) -> torch.Tensor:
+    """The first scored position of each block (1 = all but the first token), checked."""
+    if score_from is None:
+        return torch.ones(len(blocks), dtype=torch.long)
+    if len(score_from) != len(blocks):
+        raise UserError(f"score_from has {len(score_from)} entries for {len(blocks)} blocks")
+    for i, (block, first) in enumerate(zip(blocks, score_from)):
+        if not 1 <= first < len(block):
+            raise UserError(f"score_from[{i}] = {first} leaves no token of block {i} (length {len(block)}) to score")
+    return torch.as_tensor(list(score_from), dtype=torch.long)
+
+
 def _pad_right(batch: Sequence[Sequence[int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded ids and attention mask; pad positions are masked, so the pad id itself is irrelevant."""
     width = max(len(b) for b in batch)
@@ -44,9 +58,13 @@ def _pad_right(batch: Sequence[Sequence[int]], device: torch.device) -> tuple[to
 
 
 @torch.no_grad()
-def _batch_mean_nll(model: PreTrainedModel, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def _batch_mean_nll(
+    model: PreTrainedModel, ids: torch.Tensor, mask: torch.Tensor, starts: torch.Tensor
+) -> torch.Tensor:
     logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
     targets, target_mask = ids[:, 1:], mask[:, 1:].float()
+    positions = torch.arange(1, ids.shape[1], device=ids.device)  # the token position each target sits at
+    target_mask = target_mask * (positions[None, :] >= starts[:, None].to(ids.device)).float()
     nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # (batch, L-1)
     return (nll * target_mask).sum(dim=1) / target_mask.sum(dim=1)
 
@@ -56,11 +74,14 @@ def block_perplexities(
     blocks: Sequence[Sequence[int]],
     batch_size: int = 16,
     show_progress: bool = False,
+    score_from: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Perplexity of `model` on each block (shape: (len(blocks),)), in the order given."""
+    """Perplexity of `model` on each block (shape: (len(blocks),)), in the order given; with `score_from`,
+    on the tokens of block i from position score_from[i] (>= 1, < its length) on."""
     if batch_size < 1:
         raise UserError(f"batch_size must be >= 1, got {batch_size}")
     _check_blocks(blocks, getattr(model.config, "vocab_size", None), min_len=2)
+    starts = _check_starts(blocks, score_from)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -69,7 +90,8 @@ def block_perplexities(
         with progress_bar("perplexity", total=len(blocks), enabled=show_progress) as advance:
             for start in range(0, len(blocks), batch_size):
                 batch = blocks[start : start + batch_size]
-                out.append(_batch_mean_nll(model, *_pad_right(batch, device)).cpu())
+                first = starts[start : start + batch_size]
+                out.append(_batch_mean_nll(model, *_pad_right(batch, device), first).cpu())
                 advance(len(batch))
     finally:
         model.train(was_training)

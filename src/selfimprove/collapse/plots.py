@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from scipy.stats import norm
 
 if TYPE_CHECKING:
@@ -108,19 +110,70 @@ def gmm_figure_data_uri(result: GMMResult) -> str:
     return figure_to_data_uri(plot_gmm(result))
 
 
+def _log_axis(axis: Any, set_scale: Any) -> None:
+    """A log axis labelled 1, 2, 5, 10, 20, ... in plain numbers."""
+    set_scale("log")
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _draw_histogram(ax: Axes, hist: PerplexityHistogram, title: str) -> None:
+    edges = np.array(hist.edges)
+    cmap = colormaps["viridis"]
+    labels = list(hist.density)
+    for i, label in enumerate(labels):
+        ax.stairs(hist.density[label], edges, label=str(label), lw=1.2, color=cmap(i / max(1, len(labels) - 1)))
+    if hist.log_bins and edges[-1] > 10 * edges[0]:  # within one decade a log axis has no readable ticks
+        _log_axis(ax.xaxis, ax.set_xscale)
+    ax.set_title(title, fontsize=10)
+    ax.set(xlabel="perplexity", ylabel="probability density")
+    ax.legend(fontsize=7, title="generation")
+
+
 def plot_perplexity_histograms(hist: PerplexityHistogram, title: str = "Per-block perplexity") -> Figure:
     """Step histograms of per-block perplexity, one per generation on shared bins (paper, Fig. 1 right,
     where each generation's generated blocks are scored by the generation-0 model): collapse shows as
     mass moving to low perplexity while a long tail of improbable blocks appears."""
     fig = _new_figure(7, 4)
+    _draw_histogram(fig.subplots(), hist, title)
+    return fig
+
+
+def plot_histogram_grid(rows: Sequence[Sequence[tuple[str, PerplexityHistogram]]]) -> Figure:
+    """Histogram panels in a grid: one row per arm, one (title, histogram) panel per column."""
+    ncols = max(len(r) for r in rows)
+    fig = _new_figure(6 * ncols, 3.6 * len(rows))
+    axes = fig.subplots(len(rows), ncols, squeeze=False)
+    for r, row in enumerate(rows):
+        for c in range(ncols):
+            if c < len(row):
+                _draw_histogram(axes[r, c], row[c][1], row[c][0])
+            else:
+                axes[r, c].set_visible(False)
+    return fig
+
+
+def plot_arm_perplexity(arms: Mapping[str, Mapping[int, PerplexitySummary]], title: str) -> Figure:
+    """Mean +- std of per-block perplexity on real test blocks per generation, one curve per arm on the
+    same axes (paper, Fig. 1: no data kept vs 10% of the original data kept)."""
+    fig = _new_figure(7, 4.2)
     ax = fig.subplots()
-    edges = np.array(hist.edges)
-    for label, counts in hist.density.items():
-        ax.stairs(counts, edges, label=str(label), lw=1.2)
-    if hist.log_bins:
-        ax.set_xscale("log")
-    ax.set(title=title, xlabel="perplexity", ylabel="probability density")
-    ax.legend(fontsize=7, title="generation")
+    means = [s.mean for summaries in arms.values() for s in summaries.values()]
+    log = bool(means) and max(means) > 20 * min(means)  # one arm exploding would flatten the others
+    for name, summaries in arms.items():
+        gens = sorted(summaries)
+        mean = np.array([summaries[g].mean for g in gens])
+        std = np.array([summaries[g].std for g in gens])
+        (line,) = ax.plot(gens, mean, marker="o", label=f"{name} (mean ± std)")
+        low = np.maximum(mean - std, mean / 10) if log else mean - std  # a log axis cannot show mean - std < 0
+        ax.fill_between(gens, low, mean + std, alpha=0.15, color=line.get_color())
+    if log:
+        _log_axis(ax.yaxis, ax.set_yscale)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(title=title, xlabel="generation", ylabel="perplexity")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return fig
 
 

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from selfimprove.commands.compositional import default_splits, eval_gap, gap_requested
 from selfimprove.compositional.evaluate import CompositionalSection
+from selfimprove.compositional.suite import suite_metrics
 from selfimprove.config import Section, dump_config
 from selfimprove.evaluate import EvalSection, evaluate_split
 from selfimprove.jsonl import write_atomic, write_jsonl
@@ -54,6 +55,8 @@ def run_eval(cfg: EvalConfig) -> dict:
         gap = eval_gap(sampler, task, cfg.compositional, records, out, shots=cfg.task.shots, limit=cfg.eval.limit,
                        max_new_tokens=cfg.sampling.max_new_tokens, stop=cfg.sampling.stop)
         metrics["compositional"] = {**metrics.get("compositional", {}), **gap}  # arith's split has this name too
+    else:  # eval.compositional: the gap on pairs the task does not evaluate itself (gsm8k: built from GSM8K test)
+        metrics.update(suite_metrics(cfg, task, sampler, records, metrics, out, 0))
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
     write_atomic(out / "config.yaml", dump_config(cfg))
     console = Console()

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from selfimprove.config import Section
+from selfimprove.report.collapse import is_collapse_run
 from selfimprove.report.html import write_comparison, write_report
 from selfimprove.report.load import load_run, verdict_config
 from selfimprove.report.samples import BrowserSection
@@ -39,6 +40,9 @@ class CompareConfig(Section):
 def run_report(cfg: ReportConfig) -> Path:
     """Write the report and print its path with the run's verdict in one line."""
     path = write_report(Path(cfg.run_dir), Path(cfg.out) if cfg.out else None, cfg.verdict, cfg.browser)
+    if is_collapse_run(Path(cfg.run_dir)):  # generations of recursive training: no verdict to give
+        print(f"report: {path}")
+        return path
     run = load_run(Path(cfg.run_dir))
     verdict, why_not = run_verdict(run.history, verdict_config(run, cfg.verdict))
     print(f"{verdict.label}: {verdict.summary}" if verdict else f"no verdict: {why_not}")

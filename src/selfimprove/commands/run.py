@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from rich.console import Console
 
+from selfimprove.collapse.config import CollapseSection
 from selfimprove.config import Section
 from selfimprove.errors import UserError
 from selfimprove.evaluate import EvalSection
@@ -36,6 +37,39 @@ class RunConfig(Section):
     train: TrainSection = Field(default_factory=TrainSection, description="Trainer hyper-parameters (SFT and DPO).")
     loop: LoopSection = Field(default_factory=LoopSection, description="Iterations, strategy, curation, mixing.")
     verdict: VerdictConfig = Field(default_factory=VerdictConfig, description="Thresholds of the final verdict.")
+    collapse: CollapseSection | None = Field(
+        None, description="loop.strategy=collapse only (filled with defaults when absent): corpus, blocks, decoding "
+                          "and arms of the recursive training (selfimprove.collapse.config).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collapse_defaults(cls, data: Any) -> Any:
+        """strategy collapse without a collapse section runs the paper's defaults."""
+        loop = data.get("loop") if isinstance(data, dict) else None
+        strategy = loop.get("strategy") if isinstance(loop, dict) else getattr(loop, "strategy", None)
+        if strategy == "collapse" and data.get("collapse") is None:
+            data = {**data, "collapse": {}}
+        return data
+
+    @model_validator(mode="after")
+    def _collapse_only(self) -> RunConfig:
+        if self.collapse is not None and self.loop.strategy != "collapse":
+            raise ValueError(f"the collapse section is for loop.strategy=collapse, not {self.loop.strategy!r}")
+        monitor = self.eval.perplexity.split or (self.eval.splits[0] if self.eval.splits else None)
+        if self.loop.keep_original > 0 and self.eval.perplexity.enabled and monitor == self.loop.seed_split:
+            raise ValueError(f"eval.perplexity scores split {monitor!r}, which keep_original trains on; "
+                             "set eval.perplexity.split to a held-out split")
+        return self
+
+    @model_validator(mode="after")
+    def _trainable(self) -> RunConfig:
+        """A run fine-tunes its model, so it needs the weights here: a served model cannot be trained."""
+        if self.model.backend != "hf":
+            raise ValueError("model.backend must be hf for a run: the loop trains the model, so it needs local "
+                             "weights (a checkpoint, hub id or preset); evaluate a served model with "
+                             "`selfimprove eval --backend openai` instead")
+        return self
 
 
 def run(cfg: RunConfig, fresh: bool = False, force_config: bool = False) -> Path:
@@ -48,8 +82,12 @@ def run(cfg: RunConfig, fresh: bool = False, force_config: bool = False) -> Path
     state = f"resuming after iteration {done[-1]}" if done else "new run"
     console.print(f"run directory: {run_dir.root} ({state}; strategy {cfg.loop.strategy}, "
                   f"{cfg.loop.iterations} iterations)")
-    history = run_loop(cfg, run_dir)
-    show_verdict(console, history, cfg.verdict)
+    if cfg.loop.strategy == "collapse":  # its own driver: generations of recursive training, no verdict
+        from selfimprove.collapse.recursion import run_collapse
+
+        run_collapse(cfg, run_dir)
+    else:
+        show_verdict(console, run_loop(cfg, run_dir), cfg.verdict)
     write_report(console, run_dir)
     return run_dir.root
 

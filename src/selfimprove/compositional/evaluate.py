@@ -9,17 +9,10 @@ problems carry `q1_prompt`, `q1_gold`, `q2_prompt`, `q2_gold` in their metadata:
 the paper's format `The Q1 answer is A. Therefore X=A. ... The final answer is B.`) and `code` (a Python
 program that prints the answers, run in the sandbox; see code_mode.py).
 
-From the self-improvement loop, once per iteration (the sampler of that iteration's model):
-
-    from selfimprove.compositional.evaluate import CompositionalSection, compositional_metrics
-    gap = compositional_metrics(
-        sampler, cfg.task, CompositionalSection(modes=["cot"], limit=200),
-        max_new_tokens=cfg.sampling.max_new_tokens, stop=cfg.sampling.stop, iteration=t)
-    metrics["compositional"] = {**metrics.get("compositional", {}), **gap}
-
-`cfg.task` may be a TaskSection (name, options, shots) or a Task; with a Task pass `shots=`. The merge keeps
-summarize_splits' summary of an arith split that is also named "compositional" (the keys do not clash).
-Use `evaluate_compositional` instead to also get the judged transcripts (Records) for a JSONL file.
+The self-improvement loop measures every iteration's model this way when `eval.compositional.enabled` is
+set (suite.py: one call in the evaluate stage; transcripts in iter_XXX/compositional.jsonl). From other
+code, `compositional_metrics(sampler, task_or_task_section, CompositionalSection(...), ...)` returns the
+metrics dict alone; `evaluate_compositional` also returns the judged transcripts (Records).
 """
 
 from __future__ import annotations

@@ -25,4 +25,42 @@ def metrics_table(metrics: dict[str, Any], title: str) -> Table:
             _pct(m.get("maj@k", {}).get(top)) if top else "-",
             _pct(m.get("coverage@N")),
         )
+    table.caption = gap_caption(metrics.get("compositional"))
+    monitor = monitor_caption(metrics.get("perplexity"))
+    if monitor:
+        table.caption = f"{table.caption}\n{monitor}" if table.caption else monitor
     return table
+
+
+def _value(g: dict[str, Any], key: str) -> Any:
+    return (g.get(key) or {}).get("value")
+
+
+def _estimate(e: Any) -> str:
+    if not isinstance(e, dict) or e.get("value") is None:
+        return "-"
+    low, high = e.get("low"), e.get("high")
+    ci = f" [{100 * low:.1f}, {100 * high:.1f}]" if low is not None and high is not None else ""
+    return f"{100 * e['value']:.1f}{ci}"
+
+
+def gap_caption(comp: Any) -> str | None:
+    """The reasoning gap per answer mode and extraction (Hosseini et al. 2024): S1, S2, and S_comp and
+    Δ = S_comp - S1·S2 with their bootstrap intervals, in points; None without compositional metrics."""
+    modes = comp.get("modes") if isinstance(comp, dict) else None
+    if not modes:
+        return None
+    lines = []
+    for mode, by_em in modes.items():
+        parts = [f"{em}: S1 {_pct(_value(g, 's1'))}, S2 {_pct(_value(g, 's2'))}, S_comp {_estimate(g.get('s_comp'))}, "
+                 f"Δ {_estimate(g.get('gap'))}" for em, g in by_em.items()]
+        lines.append(f"compositional {mode}, {comp.get('n_pairs', '?')} pairs: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def monitor_caption(monitor: Any) -> str | None:
+    """The collapse monitor (selfimprove.collapse.monitor): perplexity on held-out reference solutions."""
+    if not isinstance(monitor, dict) or "mean" not in monitor:
+        return None
+    return (f"perplexity on held-out {monitor['split']} reference solutions: "
+            f"{monitor['mean']:.3g} ± {monitor['std']:.3g} over {monitor['n']} texts")

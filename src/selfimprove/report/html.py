@@ -11,6 +11,7 @@ from pathlib import Path
 
 from selfimprove.errors import UserError
 from selfimprove.jsonl import write_atomic
+from selfimprove.report.collapse import is_collapse_run, render_collapse_report
 from selfimprove.report.compare import COMPARE_SECTIONS, Compared, labels
 from selfimprove.report.load import load_run, verdict_config
 from selfimprove.report.render import page
@@ -22,6 +23,8 @@ from selfimprove.verdict import VerdictConfig
 def render_report(run_dir: Path, verdict: VerdictConfig | None = None, browser: BrowserSection | None = None) -> str:
     """The report of one run as an HTML string. `verdict` fields that were set explicitly override the
     run's config.yaml `verdict` section."""
+    if is_collapse_run(Path(run_dir)):  # generations of recursive training in arm folders: its own page
+        return render_collapse_report(Path(run_dir))
     run = load_run(run_dir)
     ctx = ReportContext(run, verdict_config(run, verdict), browser or BrowserSection())
     sections = [s for render in SECTIONS if (s := render(ctx)) is not None]

@@ -12,6 +12,8 @@ import yaml
 
 from selfimprove.errors import UserError
 from selfimprove.report import panels
+from selfimprove.report.collapse import monitor_section
+from selfimprove.report.compositional import compositional_section
 from selfimprove.report.load import Run, pick
 from selfimprove.report.plots import Panel, data_uri
 from selfimprove.report.render import Section, fragment, num, pct
@@ -153,5 +155,5 @@ def run_section(ctx: ReportContext) -> Section:
 
 SECTIONS: list[Callable[[ReportContext], Section | None]] = [
     verdict_section, numbers_section, accuracy_section, diversity_section, generalization_section,
-    improvement_section, data_section, samples_section, run_section,
+    improvement_section, data_section, monitor_section, compositional_section, samples_section, run_section,
 ]

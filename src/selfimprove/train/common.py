@@ -11,6 +11,10 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallba
 
 from selfimprove.train.config import TrainSection
 
+# The columns each TRL trainer sees; curated rows also carry problem_id and source.
+SFT_COLUMNS = ("prompt", "completion")
+DPO_COLUMNS = ("prompt", "chosen", "rejected")
+
 
 class TimeLimit(TrainerCallback):
     """Stop training once `seconds` of wall clock have passed (a standard transformers callback)."""
@@ -26,6 +30,18 @@ class TimeLimit(TrainerCallback):
         if time.monotonic() - self.start > self.seconds:
             control.should_training_stop = True
         return control
+
+
+def as_conversations(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows in TRL's conversational format: the prompt becomes one user message and each completion column
+    (completion, chosen, rejected) one assistant message, so the trainer renders them through the tokenizer's
+    chat template exactly as the chat sampler renders prompts (model.chat). Other keys are dropped."""
+    def turn(column: str, text: Any) -> Any:
+        if not isinstance(text, str):
+            return text  # already messages
+        return [{"role": "user" if column == "prompt" else "assistant", "content": text}]
+
+    return [{c: turn(c, row[c]) for c in columns} for row in rows]
 
 
 def trainer_kwargs(cfg: TrainSection, out_dir: Path, model: PreTrainedModel) -> dict[str, Any]:

@@ -16,11 +16,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl import DPOConfig, DPOTrainer
 
 from selfimprove.errors import UserError
-from selfimprove.train.common import callbacks, peft_config, trainer_kwargs
+from selfimprove.train.common import DPO_COLUMNS, callbacks, peft_config, trainer_kwargs
 from selfimprove.train.config import TrainSection
-
-COLUMNS = ("prompt", "chosen", "rejected")
-
 
 def train_dpo(
     model: PreTrainedModel,
@@ -43,7 +40,7 @@ def train_dpo(
         model=model,
         ref_model=ref_model,
         args=args,
-        train_dataset=Dataset.from_list([{k: row[k] for k in COLUMNS} for row in rows]),
+        train_dataset=Dataset.from_list([{k: row[k] for k in DPO_COLUMNS} for row in rows]),
         processing_class=tokenizer,
         peft_config=peft_config(cfg),
         callbacks=callbacks(cfg),
