@@ -23,9 +23,14 @@ class GrowingLayer(StaticLayer):
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any,
                **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        keys, values = super().update(key_states, value_states, *args, **kwargs)
-        filled = int(self.cumulative_length)
-        return keys[:, :, :filled], values[:, :, :filled]
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        start = int(self.cumulative_length)
+        end = start + key_states.shape[-2]
+        self.keys[:, :, start:end].copy_(key_states)  # a contiguous slice: cheaper than index_copy_
+        self.values[:, :, start:end].copy_(value_states)
+        self.cumulative_length.fill_(end)
+        return self.keys[:, :, :end], self.values[:, :, :end]
 
     def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
         """Keep (or repeat) the rows `beam_idx`, copying only the filled columns, not the whole buffer."""

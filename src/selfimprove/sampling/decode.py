@@ -7,7 +7,8 @@ forward and differs in ways that change no sampled distribution:
   2. finished rows are dropped from the batch (`reorder_cache`) so later steps compute live rows only;
   3. the KV cache grows in preallocated buffers (cache.py) instead of being concatenated every step;
   4. each step gets its 4-D attention mask ready-made, skipping the library's mask construction;
-  5. per step it does only what sampling needs: temperature, top-p (transformers' own warpers), one draw.
+  5. per step it does only what sampling needs: temperature, then a top-p draw over the most probable
+     tokens instead of a sort of the whole vocabulary (nucleus.py).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from transformers import PreTrainedModel, TopPLogitsWarper
+from transformers import PreTrainedModel
 
 from selfimprove.sampling.cache import decode_cache
+from selfimprove.sampling.nucleus import draw
 from selfimprove.types import SamplingParams
 
 # Drop finished rows only when at least this fraction of the batch is done: copying the cache for every
@@ -43,16 +45,11 @@ def _left_pad(prompts: list[list[int]], pad_id: int, device: torch.device) -> tu
     return ids.to(device), mask.to(device)
 
 
-def _pick(logits: torch.Tensor, params: SamplingParams, top_p: TopPLogitsWarper | None,
-          generator: torch.Generator) -> torch.Tensor:
+def _pick(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> torch.Tensor:
     """Next token per row: argmax when greedy, else a draw from the temperature/top-p distribution."""
     if params.greedy:
         return logits.argmax(-1)
-    scores = logits / params.temperature
-    if top_p is not None:
-        scores = top_p(None, scores)
-    probs = torch.softmax(scores, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    return draw(logits / params.temperature, params.top_p, generator)
 
 
 def _visible(attend: torch.Tensor, column: int, attn_implementation: str | None) -> torch.Tensor:
@@ -98,13 +95,13 @@ def decode_batch(
     generated = torch.full((rows, params.max_new_tokens), -1, dtype=torch.long, device=device)
     logprob = torch.zeros(rows, dtype=torch.float64, device=device)
     stop = torch.tensor(sorted(stop_ids), dtype=torch.long, device=device)
-    top_p = TopPLogitsWarper(params.top_p) if params.top_p < 1.0 and not params.greedy else None
 
     for step in range(params.max_new_tokens):
-        token = _pick(logits, params, top_p, generator)
+        token = _pick(logits, params, generator)
         live = ~done[alive]
         generated[alive[live], step] = token[live]
-        logprob[alive[live]] += torch.log_softmax(logits[live], -1).gather(-1, token[live, None]).squeeze(-1).double()
+        chosen = logits.gather(-1, token[:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+        logprob[alive[live]] += chosen[live].double()
         done[alive] |= torch.isin(token, stop)
         if done.all() or step == params.max_new_tokens - 1:
             break
