@@ -75,7 +75,7 @@ def monitor_metrics(
     blocks, starts = _encoded(local, task, problems, chat)
     if not blocks:
         return {"perplexity": {"split": split, "skipped": f"no reference solutions in split {split!r}"}}
-    ppl = block_perplexities(local.model, blocks, section.batch_size, score_from=starts)
+    ppl = block_perplexities(local.model, blocks, section.batch_size, show_progress=True, score_from=starts)
     summary = summarize_perplexity(ppl).to_dict()
     scored = sum(len(b) - s for b, s in zip(blocks, starts))
     return {"perplexity": {"split": split, "scored": "reference solutions given the zero-shot prompt",

@@ -61,11 +61,15 @@ def _pad_right(batch: Sequence[Sequence[int]], device: torch.device) -> tuple[to
 def _batch_mean_nll(
     model: PreTrainedModel, ids: torch.Tensor, mask: torch.Tensor, starts: torch.Tensor
 ) -> torch.Tensor:
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-    targets, target_mask = ids[:, 1:], mask[:, 1:].float()
-    positions = torch.arange(1, ids.shape[1], device=ids.device)  # the token position each target sits at
+    # Logits only from the position before the batch's first scored token on: with a large vocabulary the
+    # full (batch, length, vocab) logits of a long prompt cost more than the model itself.
+    first = int(starts.min())
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=ids.shape[1] - first + 1).logits
+    logits = logits[:, :-1].float()  # position p predicts token p + 1, for p = first - 1 .. L - 2
+    targets, target_mask = ids[:, first:], mask[:, first:].float()
+    positions = torch.arange(first, ids.shape[1], device=ids.device)  # the token position each target sits at
     target_mask = target_mask * (positions[None, :] >= starts[:, None].to(ids.device)).float()
-    nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # (batch, L-1)
+    nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # (batch, L - first)
     return (nll * target_mask).sum(dim=1) / target_mask.sum(dim=1)
 
 
@@ -85,17 +89,19 @@ def block_perplexities(
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    out: list[torch.Tensor] = []
+    # Batches of similar length (less padding to compute); results go back to the order given.
+    order = sorted(range(len(blocks)), key=lambda i: len(blocks[i]))
+    nll = torch.empty(len(blocks), dtype=torch.float32)
     try:
         with progress_bar("perplexity", total=len(blocks), enabled=show_progress) as advance:
             for start in range(0, len(blocks), batch_size):
-                batch = blocks[start : start + batch_size]
-                first = starts[start : start + batch_size]
-                out.append(_batch_mean_nll(model, *_pad_right(batch, device), first).cpu())
+                rows = order[start : start + batch_size]
+                batch = [blocks[i] for i in rows]
+                nll[rows] = _batch_mean_nll(model, *_pad_right(batch, device), starts[rows]).cpu().float()
                 advance(len(batch))
     finally:
         model.train(was_training)
-    return torch.exp(torch.cat(out)).numpy().astype(np.float64)
+    return torch.exp(nll).numpy().astype(np.float64)
 
 
 @dataclass(frozen=True)

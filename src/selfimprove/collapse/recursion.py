@@ -161,9 +161,9 @@ def eval_stage(job: Job, arm: CollapseArm, run: RunDir, g: int) -> None:
     from selfimprove.collapse.perplexity import block_perplexities
 
     size = job.section.score_batch_size
-    test = block_perplexities(job.models.get(run.model_dir(g)), job.real_test, size)
+    test = block_perplexities(job.models.get(run.model_dir(g)), job.real_test, size, show_progress=True)
     corpus = job.real_train if g == 0 else corpus_of(run, g)
-    scored = block_perplexities(job.models.get(run.model_dir(0)), corpus, size)
+    scored = block_perplexities(job.models.get(run.model_dir(0)), corpus, size, show_progress=True)
     reference = test if g == 0 else np.asarray(read_ppl(run, 0)["test"])
     write_atomic(run.iter_dir(g) / PPL_FILE, json.dumps({"test": test.tolist(), "corpus": scored.tolist()}) + "\n")
     sources = [row["source"] for row in read_jsonl(run.iter_dir(g) / "train_lm.jsonl")]
