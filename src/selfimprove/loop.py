@@ -48,6 +48,7 @@ from selfimprove.types import Problem, Record, Sampler, Task
 if TYPE_CHECKING:
     from selfimprove.commands.run import RunConfig
 
+
 def run_loop(cfg: RunConfig, run: RunDir) -> list[dict[str, Any]]:
     """Run, or resume, every stage of iterations 0..T. Returns the metrics of each iteration."""
     from selfimprove.tasks import get_task

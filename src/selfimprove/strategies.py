@@ -66,7 +66,8 @@ STRATEGIES: dict[str, Strategy] = {
 class LoopSection(Section):
     """How the loop runs: how many iterations, which strategy, and how it curates and mixes data."""
 
-    strategy: StrategyName = Field("sft", description="Recipe: sft, star, dpo, sft-dpo or collapse (see `selfimprove ls`).")
+    strategy: StrategyName = Field(
+        "sft", description="Recipe: sft, star, dpo, sft-dpo or collapse (see `selfimprove ls`).")
     iterations: int = Field(3, ge=0, description="T: iterations of sample -> verify -> curate -> train -> evaluate.")
     schedule: list[Method] | None = Field(
         None, description="sft-dpo only: the trainer of each iteration, e.g. [sft, dpo, dpo] "

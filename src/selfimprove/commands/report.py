@@ -26,7 +26,8 @@ class ReportConfig(Section):
     run_dir: str = Field(..., description="The run directory (runs/<name>) or a `selfimprove eval` output folder.")
     out: str | None = Field(None, description="Where to write the HTML; default RUN_DIR/report.html.")
     verdict: VerdictConfig = Field(default_factory=VerdictConfig, description=VERDICT_HELP)
-    browser: BrowserSection = Field(default_factory=BrowserSection, description="Which problems the sample browser shows.")
+    browser: BrowserSection = Field(
+        default_factory=BrowserSection, description="Which problems the sample browser shows.")
 
 
 class CompareConfig(Section):

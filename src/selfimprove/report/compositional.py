@@ -53,7 +53,8 @@ def _cell(estimate: Any) -> str:
     if not isinstance(estimate, dict):
         return "–"
     low, high = estimate.get("low"), estimate.get("high")
-    ci = f" [{100 * low:.1f}, {100 * high:.1f}]" if isinstance(low, (int, float)) and isinstance(high, (int, float)) else ""
+    numbers = isinstance(low, (int, float)) and isinstance(high, (int, float))
+    ci = f" [{100 * low:.1f}, {100 * high:.1f}]" if numbers else ""
     return pct(estimate.get("value")) + (ci if estimate.get("value") is not None else "")
 
 

@@ -19,6 +19,7 @@ from selfimprove.errors import UserError
 from selfimprove.train.common import DPO_COLUMNS, callbacks, peft_config, trainer_kwargs
 from selfimprove.train.config import TrainSection
 
+
 def train_dpo(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
