@@ -21,22 +21,26 @@ class GrowingLayer(StaticLayer):
 
     is_compileable = False  # the returned length changes every step
 
+    def __init__(self, max_cache_len: int, **kwargs: Any) -> None:
+        super().__init__(max_cache_len=max_cache_len, **kwargs)
+        self.filled = 0  # columns written, kept on the host: reading the device counter would sync a GPU
+
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any,
                **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
-        start = int(self.cumulative_length)
-        end = start + key_states.shape[-2]
+        start, end = self.filled, self.filled + key_states.shape[-2]
         self.keys[:, :, start:end].copy_(key_states)  # a contiguous slice: cheaper than index_copy_
         self.values[:, :, start:end].copy_(value_states)
-        self.cumulative_length.fill_(end)
+        self.filled = end
+        self.cumulative_length.fill_(end)  # the library's counter, for anything that asks get_seq_length()
         return self.keys[:, :, :end], self.values[:, :, :end]
 
     def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
         """Keep (or repeat) the rows `beam_idx`, copying only the filled columns, not the whole buffer."""
         if not self.is_initialized:
             return
-        filled = int(self.cumulative_length)
+        filled = self.filled
         index = beam_idx.to(self.keys.device)
         for name in ("keys", "values"):
             old = getattr(self, name)
@@ -46,7 +50,7 @@ class GrowingLayer(StaticLayer):
 
     def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
         """The mask covers the filled columns plus the ones being written (as for a dynamic layer)."""
-        return int(self.get_seq_length()) + query_length, 0
+        return self.filled + query_length, 0
 
 
 def decode_cache(config: PretrainedConfig, max_cache_len: int) -> Cache:
