@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def selfimprove(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The real CLI in a subprocess; one thread so that runs are reproducible and the machine stays shared."""
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "selfimprove.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=full_env, timeout=600)
+
+
+def write_config(folder: Path, config: dict[str, Any]) -> Path:
+    """`config` as <folder>/<name>.yaml, for `selfimprove run`."""
+    path = folder / f"{config['name']}.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session")

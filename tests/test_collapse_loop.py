@@ -4,9 +4,6 @@ its resume after a SIGKILL, its pure pieces, and the collapse monitor of the oth
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,8 @@ from selfimprove.errors import UserError
 from selfimprove.jsonl import read_jsonl
 from selfimprove.rundir import KILL_ENV
 from selfimprove.tasks import get_task
+
+from conftest import selfimprove, write_config
 
 ARMS = [{"real_fraction": 0.0, "epochs": 1}, {"real_fraction": 0.1, "epochs": 2}]
 ARM_DIRS = ["p0-e1", "p0.1-e2"]
@@ -43,18 +42,6 @@ def collapse_config(model: Path, out: Path, name: str) -> dict[str, Any]:
                      "train_blocks": TRAIN_BLOCKS, "test_blocks": TEST_BLOCKS,
                      "generation": {"batch_size": 8, "show_progress": False}, "arms": ARMS},
     }
-
-
-def selfimprove(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "selfimprove.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=full_env, timeout=600)
-
-
-def write_config(tmp: Path, config: dict[str, Any]) -> Path:
-    path = tmp / f"{config['name']}.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from selfimprove.tasks import arith_world as world
 from selfimprove.tasks import get_task
 from selfimprove.types import Record
 
-from test_loop_e2e import selfimprove
+from conftest import selfimprove
 
 PAIRS = 6
 SIZES = {"improve": 12, "test": 6, "ood": 4, "seed": 40, "compositional": PAIRS}

@@ -72,7 +72,7 @@ def test_chat_run_samples_and_trains_through_the_template(micro_model: Path, tmp
 
 
 def test_run_refuses_a_served_model(micro_model: Path, tmp_path: Path) -> None:
-    from test_loop_e2e import selfimprove
+    from conftest import selfimprove
 
     result = selfimprove("run", f"model.path={micro_model}", "model.backend=openai", f"out={tmp_path}", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -4,21 +4,17 @@ sampler, verifier and TRL trainers, on a micro model and 12 arith problems."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from selfimprove.curate import sft_rows
 from selfimprove.jsonl import read_jsonl
 from selfimprove.tasks import get_task
 from selfimprove.types import Record
 
-from conftest import STAR_HINT
+from conftest import STAR_HINT, selfimprove, write_config
 
 SIZES = {"improve": 12, "test": 6, "ood": 4, "seed": 40}
 
@@ -37,17 +33,8 @@ def run_config(model: Path, out: Path, name: str, **loop: Any) -> dict[str, Any]
     }
 
 
-def selfimprove(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """The real CLI in a subprocess; one thread so that runs are reproducible and the machine stays shared."""
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "selfimprove.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=full_env, timeout=600)
-
-
 def start_run(tmp_path: Path, config: dict[str, Any], *flags: str) -> Path:
-    path = tmp_path / f"{config['name']}.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    result = selfimprove("run", str(path), *flags, cwd=tmp_path)
+    result = selfimprove("run", str(write_config(tmp_path, config)), *flags, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "iteration 2" in result.stdout and "verdict" in result.stdout
     return Path(config["out"]) / config["name"]

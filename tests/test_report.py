@@ -25,6 +25,8 @@ from selfimprove.report.samples import BrowserSection
 from selfimprove.types import Completion, Record
 from selfimprove.verdict import VerdictConfig, judge
 
+from conftest import selfimprove, write_config
+
 RUN_SECTIONS = ["verdict", "numbers", "accuracy", "diversity", "generalization", "improvement", "samples", "run"]
 LOOP_SECTIONS = [*RUN_SECTIONS[:6], "data", *RUN_SECTIONS[6:]]  # with the loop's `data` entry
 
@@ -284,9 +286,7 @@ def test_report_of_selfimprove_run(micro_model: Path, tmp_path: Path) -> None:
         "train": {"max_steps": 2, "batch_size": 8, "learning_rate": 1e-3, "logging_steps": 1},
         "loop": {"iterations": 2}, "verdict": {"min_pass1_gain": 0.03},
     }
-    (tmp_path / "loop.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "selfimprove.cli", "run", str(tmp_path / "loop.yaml")],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    done = selfimprove("run", str(write_config(tmp_path, config)), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     run = tmp_path / "runs" / "loop"
     page = Page((run / "report.html").read_text(encoding="utf-8"))

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import Field
 
 from selfimprove.config import Section
+from selfimprove.sampling import ChatPrompts, as_chat
 from selfimprove.types import Problem, Task
 
 
@@ -37,8 +38,6 @@ def _encoded(sampler: Any, task: Task, problems: list[Problem], chat: bool) -> t
     """prompt + solution token ids and the position of the solution's first token, per problem with a
     solution that fits the model's context. The prompt is encoded as the sampler encodes it (through the
     chat template when `chat`), so the solution is scored where the model's own answer would start."""
-    from selfimprove.sampling import as_chat
-
     limit = getattr(sampler.model.config, "max_position_embeddings", None)
     blocks, starts = [], []
     for problem in problems:
@@ -65,7 +64,7 @@ def monitor_metrics(
     split = section.split or (eval_splits[0] if eval_splits else None)
     if not section.enabled or split is None:
         return {}
-    chat = hasattr(sampler, "inner")  # sampling.ChatPrompts: text prompts go through the chat template
+    chat = isinstance(sampler, ChatPrompts)  # model.chat: text prompts go through the chat template
     local = sampler.inner if chat else sampler
     if not hasattr(local, "model"):
         return {"perplexity": {"split": split, "skipped": "the model is served remotely; no weights to score"}}

@@ -10,7 +10,7 @@ the paper's format `The Q1 answer is A. Therefore X=A. ... The final answer is B
 program that prints the answers, run in the sandbox; see code_mode.py).
 
 The self-improvement loop measures every iteration's model this way when `eval.compositional.enabled` is
-set (suite.py: one call in the evaluate stage; transcripts in iter_XXX/compositional.jsonl). From other
+set (suite.py: one call in the evaluate stage; transcripts in each iteration's compositional.jsonl). From other
 code, `compositional_metrics(sampler, task_or_task_section, CompositionalSection(...), ...)` returns the
 metrics dict alone; `evaluate_compositional` also returns the judged transcripts (Records).
 """

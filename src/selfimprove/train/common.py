@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 
+from selfimprove.sampling import as_chat
 from selfimprove.train.config import TrainSection
 
 # The columns each TRL trainer sees; curated rows also carry problem_id and source.
@@ -37,9 +38,9 @@ def as_conversations(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> li
     (completion, chosen, rejected) one assistant message, so the trainer renders them through the tokenizer's
     chat template exactly as the chat sampler renders prompts (model.chat). Other keys are dropped."""
     def turn(column: str, text: Any) -> Any:
-        if not isinstance(text, str):
-            return text  # already messages
-        return [{"role": "user" if column == "prompt" else "assistant", "content": text}]
+        if column == "prompt":
+            return as_chat(text)  # the very conversion the chat sampler applies
+        return [{"role": "assistant", "content": text}] if isinstance(text, str) else text
 
     return [{c: turn(c, row[c]) for c in columns} for row in rows]
 
