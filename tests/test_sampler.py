@@ -7,6 +7,7 @@ import torch
 
 from selfimprove.sampling.decode import decode_batch
 from selfimprove.sampling.hf import HFSampler, load_model
+from selfimprove.sampling.shared_prompt import share
 from selfimprove.tasks import get_task
 from selfimprove.types import SamplingParams
 
@@ -57,18 +58,51 @@ def full_forward_logprob(model, prompt_ids: list[int], tokens: list[int]) -> flo
     return sum(logprobs[start - 1 + i, t].item() for i, t in enumerate(tokens))
 
 
+def gqa_model(micro_model):
+    """A randomly initialised Llama whose 4 query heads share 2 key/value heads, with the micro model's tokenizer."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    _, tok = load_model(str(micro_model), "float32", "cpu")
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, pad_token_id=tok.pad_token_id,
+                         eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
+    torch.manual_seed(0)
+    return LlamaForCausalLM(config).eval(), tok
+
+
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
-def test_cached_decoding_scores_every_row_like_a_full_forward(micro_model, attention):
-    """Every sampled row's logprob, accumulated step by step through the growing cache (prefill repeated n
-    times, rows dropped as they stop, left padding), equals the model's log-likelihood of the same tokens from
-    a plain forward pass. Stopping at '.' makes rows end at different steps, so row dropping is exercised."""
-    model, tok = load_model(str(micro_model), "float32", "cpu")
+@pytest.mark.parametrize("heads", ["mha", "gqa"])
+@pytest.mark.parametrize("share_min_live", [0.0, 1.0], ids=["shared-throughout", "per-row-after-first-drop"])
+def test_cached_decoding_scores_every_row_like_a_full_forward(micro_model, attention, heads, share_min_live,
+                                                              monkeypatch):
+    """Every sampled row's logprob, accumulated step by step through the cache (prompt columns shared by the n
+    samples, rows dropped as they stop, the live rows moved to per-row caches, left padding), equals the
+    model's log-likelihood of the same tokens from a plain forward pass. One token in thirty stops a row,
+    so rows end at different steps and every layout change is exercised."""
+    import selfimprove.sampling.decode as decode
+
+    model, tok = load_model(str(micro_model), "float32", "cpu") if heads == "mha" else gqa_model(micro_model)
     model.set_attn_implementation(attention)
-    sampler = HFSampler(model, tok, show_progress=False)
-    prompts = [sampler.encode(p) for p in PROMPTS[:6]]
+    monkeypatch.setattr(decode, "SHARE_MIN_LIVE", share_min_live)
+    shared = []
+    monkeypatch.setattr(decode, "share", lambda *a: shared.append(1) or share(*a))
+    prompts = [HFSampler(model, tok).encode(p) for p in PROMPTS[:6]]
     params = SamplingParams(n=3, temperature=1.0, top_p=1.0, max_new_tokens=20, seed=1)
-    rows = decode_batch(model, prompts, 3, params, sampler.stop_token_ids((".",)), tok.pad_token_id,
+    rows = decode_batch(model, prompts, 3, params, set(range(3, len(tok), 30)), tok.pad_token_id,
                         torch.Generator().manual_seed(1))
+    assert shared, "n > 1 with sdpa or eager attention decodes with shared prompt columns"
     assert len(rows) == 18 and len({len(r.tokens) for r in rows}) > 2, "rows should stop at different steps"
     for i, row in enumerate(rows):
         assert row.logprob == pytest.approx(full_forward_logprob(model, prompts[i // 3], row.tokens), abs=1e-3)
+
+
+def test_single_samples_score_like_a_full_forward(micro_model):
+    """n = 1 decodes with the per-row cache from the start."""
+    model, tok = load_model(str(micro_model), "float32", "cpu")
+    prompts = [HFSampler(model, tok).encode(p) for p in PROMPTS[:6]]
+    params = SamplingParams(n=1, temperature=1.0, top_p=1.0, max_new_tokens=20, seed=1)
+    rows = decode_batch(model, prompts, 1, params, set(range(3, len(tok), 30)), tok.pad_token_id,
+                        torch.Generator().manual_seed(1))
+    assert len({len(r.tokens) for r in rows}) > 2, "rows should stop at different steps"
+    for prompt, row in zip(prompts, rows):
+        assert row.logprob == pytest.approx(full_forward_logprob(model, prompt, row.tokens), abs=1e-3)

@@ -25,6 +25,18 @@ class GrowingLayer(StaticLayer):
         super().__init__(max_cache_len=max_cache_len, **kwargs)
         self.filled = 0  # columns written, kept on the host: reading the device counter would sync a GPU
 
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        """`StaticLayer`'s buffers, left unfilled: only written columns are ever read, and zeroing a buffer sized
+        for `max_new_tokens` costs more than the few steps most rows take."""
+        self.dtype, self.device = key_states.dtype, key_states.device
+        self.batch_size, self.num_heads = key_states.shape[:2]
+        self.k_head_dim, self.v_head_dim = key_states.shape[-1], value_states.shape[-1]
+        shape = (self.batch_size, self.num_heads, self.max_cache_len)
+        self.keys = key_states.new_empty((*shape, self.k_head_dim))
+        self.values = value_states.new_empty((*shape, self.v_head_dim))
+        self.cumulative_length = self.cumulative_length.to(self.device)
+        self.is_initialized = True
+
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any,
                **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.is_initialized:

@@ -17,14 +17,20 @@ from dataclasses import dataclass
 
 import torch
 from transformers import PreTrainedModel
+from transformers.cache_utils import Cache
 
-from selfimprove.sampling.cache import decode_cache
+from selfimprove.sampling.cache import GrowingLayer, decode_cache
 from selfimprove.sampling.nucleus import draw
+from selfimprove.sampling.shared_prompt import share, shared_prompt, unshare
 from selfimprove.types import SamplingParams
 
 # Drop finished rows only when at least this fraction of the batch is done: copying the cache for every
 # single finished row costs more than computing a few dead rows for a step or two.
 COMPACT_FRACTION = 0.125
+# Decode with shared prompt columns while at least this fraction of the samples is live; below it, move the
+# live rows to the per-row cache (shared_prompt.unshare), where each attends over its own columns only.
+SHARE_MIN_LIVE = 0.5
+_ALL_VISIBLE = torch.ones((1, 1, 1, 1), dtype=torch.bool)
 
 
 @dataclass
@@ -61,6 +67,13 @@ def _visible(attend: torch.Tensor, column: int, attn_implementation: str | None)
     return visible[:, None, None, :] if attn_implementation == "sdpa" else visible.long()
 
 
+def _can_share(model: PreTrainedModel, cache: Cache, n: int) -> bool:
+    """Whether the n samples can decode with shared prompt columns (shared_prompt.py): n > 1, full attention in
+    every layer (the growing cache) and the library's sdpa or eager attention (the same computation)."""
+    impl = getattr(model.config, "_attn_implementation", None)
+    return n > 1 and impl in ("sdpa", "eager") and all(isinstance(layer, GrowingLayer) for layer in cache.layers)
+
+
 @torch.inference_mode()
 def decode_batch(
     model: PreTrainedModel,
@@ -81,42 +94,60 @@ def decode_batch(
     out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                 use_cache=True, logits_to_keep=1)
     logits = out.logits[:, -1, :].float().repeat_interleave(n, dim=0)
-    cache.reorder_cache(torch.arange(len(prompts), device=device).repeat_interleave(n))
-    # Which cache columns each row may attend to: its real prompt tokens, then every generated column (the
-    # columns past the current step hold nothing yet and are cut off by `_visible` below).
-    attend = torch.ones((len(prompts), width + params.max_new_tokens), dtype=torch.bool, device=device)
-    attend[:, :width] = mask.bool()
-    attend = attend.repeat_interleave(n, dim=0)
+    rows = len(prompts) * n
+    shared, attend = None, None
+    if _can_share(model, cache, n):
+        cache, shared = share(cache, mask, n, params.max_new_tokens)
+    else:
+        cache.reorder_cache(torch.arange(len(prompts), device=device).repeat_interleave(n))
+        # Which cache columns each row may attend to: its real prompt tokens, then every generated column (the
+        # columns past the current step hold nothing yet and are cut off by `_visible` below).
+        attend = torch.ones((len(prompts), width + params.max_new_tokens), dtype=torch.bool, device=device)
+        attend[:, :width] = mask.bool()
+        attend = attend.repeat_interleave(n, dim=0)
     next_pos = positions[:, -1:].repeat_interleave(n, dim=0) + 1
 
-    rows = len(prompts) * n
-    alive = torch.arange(rows, device=device)       # original row index of each live row
-    done = torch.zeros(rows, dtype=torch.bool, device=device)
+    # Final results by original row; while decoding, each live row's tokens, logprob and stop flag are kept in
+    # live-row order (slice writes, no scatter per step) and handed over when the row leaves the batch.
     generated = torch.full((rows, params.max_new_tokens), -1, dtype=torch.long, device=device)
     logprob = torch.zeros(rows, dtype=torch.float64, device=device)
+    alive = torch.arange(rows, device=device)       # original row index of each live row
+    tokens, scores = generated.clone(), logprob.clone()
+    stopped = torch.zeros(rows, dtype=torch.bool, device=device)
     stop = torch.tensor(sorted(stop_ids), dtype=torch.long, device=device)
 
     for step in range(params.max_new_tokens):
         token = _pick(logits, params, generator)
-        live = ~done[alive]
-        generated[alive[live], step] = token[live]
+        tokens[:, step] = token.masked_fill(stopped, -1)
         chosen = logits.gather(-1, token[:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-        logprob[alive[live]] += chosen[live].double()
-        done[alive] |= torch.isin(token, stop)
-        if done.all() or step == params.max_new_tokens - 1:
+        scores += chosen.masked_fill(stopped, 0.0).double()
+        stopped |= torch.isin(token, stop)
+        finished = int(stopped.sum())
+        if finished == len(alive) or step == params.max_new_tokens - 1:
             break
-        if (done[alive]).float().mean() >= COMPACT_FRACTION:
-            keep = (~done[alive]).nonzero().squeeze(-1)
-            cache.reorder_cache(keep)
-            alive, token, attend, next_pos = alive[keep], token[keep], attend[keep], next_pos[keep]
-        visible = _visible(attend, width + step, impl)
-        out = model(input_ids=token[:, None], attention_mask=visible, position_ids=next_pos, past_key_values=cache,
-                    use_cache=True)
+        if finished >= COMPACT_FRACTION * len(alive):
+            gone, keep = stopped.nonzero().squeeze(-1), (~stopped).nonzero().squeeze(-1)
+            generated[alive[gone]], logprob[alive[gone]] = tokens[gone], scores[gone]
+            alive, tokens, scores, token, next_pos = (t[keep] for t in (alive, tokens, scores, token, next_pos))
+            stopped = stopped[keep]
+            if shared is None:
+                cache.reorder_cache(keep)
+                attend = attend[keep]
+            else:
+                shared.keep(keep)
+                if shared.live_fraction() < SHARE_MIN_LIVE:
+                    cache, attend = unshare(cache, shared, params.max_new_tokens)
+                    shared = None
+        if shared is None:
+            out = model(input_ids=token[:, None], attention_mask=_visible(attend, width + step, impl),
+                        position_ids=next_pos, past_key_values=cache, use_cache=True)
+        else:
+            # The shared-prompt attention builds its own mask; a 4-D one is passed so the library builds none.
+            with shared_prompt(model, shared):
+                out = model(input_ids=token[:, None], attention_mask=_ALL_VISIBLE, position_ids=next_pos,
+                            past_key_values=cache, use_cache=True)
         logits = out.logits[:, -1, :].float()
         next_pos = next_pos + 1
+    generated[alive], logprob[alive] = tokens, scores
 
-    result = []
-    for row, lp in zip(generated.tolist(), logprob.tolist()):
-        tokens = [t for t in row if t >= 0]
-        result.append(Decoded(tokens, lp))
-    return result
+    return [Decoded([t for t in row if t >= 0], lp) for row, lp in zip(generated.tolist(), logprob.tolist())]

@@ -11,6 +11,7 @@ from selfimprove.errors import UserError
 from selfimprove.models import resolve_model_path
 from selfimprove.progress import progress_bar
 from selfimprove.sampling.decode import decode_batch
+from selfimprove.sampling.packed import packed_linears
 from selfimprove.types import Completion, Prompt, SamplingParams
 
 
@@ -90,7 +91,8 @@ class HFSampler:
         stop_ids = self.stop_token_ids(params.stop)
         results: list[list[Completion]] = [[] for _ in prompts]
         generator = torch.Generator(device=self.model.device).manual_seed(params.seed)
-        with progress_bar("sampling", total=len(prompts) * n, enabled=self.show_progress) as advance:
+        with (packed_linears(self.model, self.batch_size),
+              progress_bar("sampling", total=len(prompts) * n, enabled=self.show_progress) as advance):
             for start in range(0, len(order), per_batch):
                 chunk = order[start:start + per_batch]
                 rows = decode_batch(self.model, [encoded[i] for i in chunk], n, params, stop_ids,
