@@ -3,12 +3,14 @@
 Why not `model.generate`: on small models its per-step bookkeeping costs more than the model itself, and
 it keeps computing rows that already finished until the slowest row ends. This loop calls the same model
 forward and differs in ways that change no sampled distribution:
-  1. the prompt is prefilled once and its KV cache repeated for the n samples (`reorder_cache`);
-  2. finished rows are dropped from the batch (`reorder_cache`) so later steps compute live rows only;
+  1. the prompt is prefilled once; its n samples share the prompt's keys and values (shared_prompt.py) while
+     most of them are live, and get per-row copies (`unshare`, or `reorder_cache` when n = 1) after that;
+  2. finished rows are dropped from the batch so later steps compute live rows only;
   3. the KV cache grows in preallocated buffers (cache.py) instead of being concatenated every step;
   4. each step gets its 4-D attention mask ready-made, skipping the library's mask construction;
   5. per step it does only what sampling needs: temperature, then a top-p draw over the most probable
      tokens instead of a sort of the whole vocabulary (nucleus.py).
+The sampler around it (hf.py) also runs the linear layers with prepacked weights on a CPU (packed.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ COMPACT_FRACTION = 0.125
 # Decode with shared prompt columns while at least this fraction of the samples is live; below it, move the
 # live rows to the per-row cache (shared_prompt.unshare), where each attends over its own columns only.
 SHARE_MIN_LIVE = 0.5
-_ALL_VISIBLE = torch.ones((1, 1, 1, 1), dtype=torch.bool)
 
 
 @dataclass
@@ -115,6 +116,7 @@ def decode_batch(
     tokens, scores = generated.clone(), logprob.clone()
     stopped = torch.zeros(rows, dtype=torch.bool, device=device)
     stop = torch.tensor(sorted(stop_ids), dtype=torch.long, device=device)
+    all_visible = torch.ones((1, 1, 1, 1), dtype=torch.bool, device=device)
 
     for step in range(params.max_new_tokens):
         token = _pick(logits, params, generator)
@@ -144,7 +146,7 @@ def decode_batch(
         else:
             # The shared-prompt attention builds its own mask; a 4-D one is passed so the library builds none.
             with shared_prompt(model, shared):
-                out = model(input_ids=token[:, None], attention_mask=_ALL_VISIBLE, position_ids=next_pos,
+                out = model(input_ids=token[:, None], attention_mask=all_visible, position_ids=next_pos,
                             past_key_values=cache, use_cache=True)
         logits = out.logits[:, -1, :].float()
         next_pos = next_pos + 1
