@@ -105,5 +105,6 @@ def main() -> None:
         print(f"  n={n:<2} speed-up: {rate['selfimprove'] / rate['plain generate']:.2f}x over plain generate, "
               f"{rate['selfimprove'] / rate['generate, sorted']:.2f}x over generate on length-sorted batches")
 
+
 if __name__ == "__main__":
     main()
