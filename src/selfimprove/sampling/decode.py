@@ -69,10 +69,12 @@ def _visible(attend: torch.Tensor, column: int, attn_implementation: str | None)
 
 
 def _can_share(model: PreTrainedModel, cache: Cache, n: int) -> bool:
-    """Whether the n samples can decode with shared prompt columns (shared_prompt.py): n > 1, full attention in
-    every layer (the growing cache) and the library's sdpa or eager attention (the same computation)."""
+    """Whether the n samples can decode with shared prompt columns (shared_prompt.py): n > 1, a model whose
+    attention dispatches through transformers' `AttentionInterface` (not every architecture does), the library's
+    sdpa or eager attention (the same computation) and full attention in every layer (the growing cache)."""
     impl = getattr(model.config, "_attn_implementation", None)
-    return n > 1 and impl in ("sdpa", "eager") and all(isinstance(layer, GrowingLayer) for layer in cache.layers)
+    return (n > 1 and getattr(model, "_supports_attention_backend", False) and impl in ("sdpa", "eager")
+            and all(isinstance(layer, GrowingLayer) for layer in cache.layers))
 
 
 @torch.inference_mode()
