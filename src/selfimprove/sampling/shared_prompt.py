@@ -133,7 +133,7 @@ def shared_prompt_attention(module: torch.nn.Module, query: torch.Tensor, key: t
     heads, n = query.shape[1], shared.n
     group = heads // kv_heads
     # A prompt's n samples times the query heads sharing one kv head become the query rows of one attention.
-    q = shared.grid(query[:, :, 0]).view(prompts, n, kv_heads, group, dim).transpose(1, 2)
+    q = shared.grid(query[:, :, 0]).reshape(prompts, n, kv_heads, group, dim).transpose(1, 2)
     out = F.scaled_dot_product_attention(q.reshape(prompts, kv_heads, n * group, dim), key, value,
                                          attn_mask=shared.mask(group, columns), scale=scaling)
     out = out.view(prompts, kv_heads, n, group, dim).transpose(1, 2).reshape(prompts * n, heads, dim)
