@@ -9,21 +9,27 @@ filled prefix, so attention sees exactly what `DynamicCache` would give it, with
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 import torch
 from transformers import DynamicCache, PretrainedConfig
 from transformers.cache_utils import Cache, StaticLayer
 
+from selfimprove.sampling.buffers import Buffers
+
 
 class GrowingLayer(StaticLayer):
-    """One layer's keys and values in buffers of `max_cache_len` columns, exposed up to the columns written."""
+    """One layer's keys and values in buffers of `max_cache_len` columns, exposed up to the columns written. The
+    buffers come from `buffers` under `role` (buffers.py); without them, from fresh memory."""
 
     is_compileable = False  # the returned length changes every step
 
-    def __init__(self, max_cache_len: int, **kwargs: Any) -> None:
+    def __init__(self, max_cache_len: int, buffers: Buffers | None = None, role: Hashable = "rows",
+                 **kwargs: Any) -> None:
         super().__init__(max_cache_len=max_cache_len, **kwargs)
         self.filled = 0  # columns written, kept on the host: reading the device counter would sync a GPU
+        self.buffers, self.role = buffers or Buffers(), role
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         """`StaticLayer`'s buffers, left unfilled: only written columns are ever read, and zeroing a buffer sized
@@ -32,8 +38,8 @@ class GrowingLayer(StaticLayer):
         self.batch_size, self.num_heads = key_states.shape[:2]
         self.k_head_dim, self.v_head_dim = key_states.shape[-1], value_states.shape[-1]
         shape = (self.batch_size, self.num_heads, self.max_cache_len)
-        self.keys = key_states.new_empty((*shape, self.k_head_dim))
-        self.values = value_states.new_empty((*shape, self.v_head_dim))
+        self.keys = self.buffers.empty((self.role, "keys"), (*shape, self.k_head_dim), key_states)
+        self.values = self.buffers.empty((self.role, "values"), (*shape, self.v_head_dim), value_states)
         self.cumulative_length = self.cumulative_length.to(self.device)
         self.is_initialized = True
 
@@ -49,15 +55,26 @@ class GrowingLayer(StaticLayer):
         return self.keys[:, :, :end], self.values[:, :, :end]
 
     def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
-        """Keep (or repeat) the rows `beam_idx`, copying only the filled columns, not the whole buffer."""
+        """Keep (or repeat) the rows `beam_idx`, copying only the filled columns, not the whole buffer. Fewer rows
+        stay in the same buffers (their first rows); more rows move to new ones, under the role's second name."""
         if not self.is_initialized:
             return
         filled = self.filled
         index = beam_idx.to(self.keys.device)
+        more = len(index) > self.keys.shape[0]
+        if more:
+            self.role = (self.role, "repeated")
         for name in ("keys", "values"):
             old = getattr(self, name)
-            new = old.new_empty((len(index), *old.shape[1:]))
-            new[:, :, :filled] = old[:, :, :filled].index_select(0, index)
+            heads, dim = old.shape[1], old.shape[3]
+            if more:
+                new = self.buffers.empty((self.role, name), (len(index), *old.shape[1:]), old)
+                torch.index_select(old[:, :, :filled], 0, index, out=new[:, :, :filled])
+            else:  # the kept rows overlap the rows they move to: through a copy (in kept memory too)
+                kept = self.buffers.empty("reordered rows", (len(index), heads, filled, dim), old)
+                torch.index_select(old[:, :, :filled], 0, index, out=kept)
+                new = old[:len(index)]
+                new[:, :, :filled] = kept
             setattr(self, name, new)
 
     def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
@@ -65,12 +82,13 @@ class GrowingLayer(StaticLayer):
         return self.filled + query_length, 0
 
 
-def decode_cache(config: PretrainedConfig, max_cache_len: int) -> Cache:
-    """`GrowingLayer`s when every layer attends to the full context; otherwise (sliding-window or hybrid
-    models) the library's `DynamicCache`, which knows those layer types."""
+def decode_cache(config: PretrainedConfig, max_cache_len: int, buffers: Buffers | None = None) -> Cache:
+    """`GrowingLayer`s (their buffers from `buffers`) when every layer attends to the full context; otherwise
+    (sliding-window or hybrid models) the library's `DynamicCache`, which knows those layer types."""
     text = config.get_text_config(decoder=True)
     types = getattr(text, "layer_types", None)
     full = all(t == "full_attention" for t in types) if types else getattr(text, "sliding_window", None) is None
     if not full:
         return DynamicCache(config=config)
-    return Cache(layers=[GrowingLayer(max_cache_len=max_cache_len) for _ in range(text.num_hidden_layers)])
+    buffers = buffers or Buffers()
+    return Cache(layers=[GrowingLayer(max_cache_len, buffers, ("prompt", i)) for i in range(text.num_hidden_layers)])

@@ -21,6 +21,7 @@ import torch
 from transformers import PreTrainedModel
 from transformers.cache_utils import Cache
 
+from selfimprove.sampling.buffers import Buffers
 from selfimprove.sampling.cache import GrowingLayer, decode_cache
 from selfimprove.sampling.nucleus import draw
 from selfimprove.sampling.shared_prompt import share, shared_prompt, unshare
@@ -86,21 +87,24 @@ def decode_batch(
     stop_ids: set[int],
     pad_id: int,
     generator: torch.Generator,
+    buffers: Buffers | None = None,
 ) -> list[Decoded]:
-    """Decode `n` continuations of each prompt; row i*n + j is sample j of prompt i."""
+    """Decode `n` continuations of each prompt; row i*n + j is sample j of prompt i. The KV cache lives in
+    `buffers` (pass the same one to every batch of a call, buffers.py), else in fresh memory."""
     device = model.device
     ids, mask = _left_pad(prompts, pad_id, device)
     width = ids.shape[1]
     impl = getattr(model.config, "_attn_implementation", None)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    cache = decode_cache(model.config, width + params.max_new_tokens)
+    buffers = buffers or Buffers()
+    cache = decode_cache(model.config, width + params.max_new_tokens, buffers)
     out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                 use_cache=True, logits_to_keep=1)
     logits = out.logits[:, -1, :].float().repeat_interleave(n, dim=0)
     rows = len(prompts) * n
     shared, attend = None, None
     if _can_share(model, cache, n):
-        cache, shared = share(cache, mask, n, params.max_new_tokens)
+        cache, shared = share(cache, mask, n, params.max_new_tokens, buffers)
     else:
         cache.reorder_cache(torch.arange(len(prompts), device=device).repeat_interleave(n))
         # Which cache columns each row may attend to: its real prompt tokens, then every generated column (the
@@ -140,7 +144,7 @@ def decode_batch(
             else:
                 shared.keep(keep)
                 if shared.live_fraction() < SHARE_MIN_LIVE:
-                    cache, attend = unshare(cache, shared, params.max_new_tokens)
+                    cache, attend = unshare(cache, shared, params.max_new_tokens, buffers)
                     shared = None
         if shared is None:
             out = model(input_ids=token[:, None], attention_mask=_visible(attend, width + step, impl),

@@ -10,6 +10,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from selfimprove.errors import UserError
 from selfimprove.models import resolve_model_path
 from selfimprove.progress import progress_bar
+from selfimprove.sampling.buffers import Buffers
 from selfimprove.sampling.decode import decode_batch
 from selfimprove.sampling.packed import packed_linears
 from selfimprove.types import Completion, Prompt, SamplingParams
@@ -91,12 +92,13 @@ class HFSampler:
         stop_ids = self.stop_token_ids(params.stop)
         results: list[list[Completion]] = [[] for _ in prompts]
         generator = torch.Generator(device=self.model.device).manual_seed(params.seed)
+        buffers = Buffers()  # the batches' KV caches reuse one set of memory, freed when the call returns
         with (packed_linears(self.model, self.batch_size),
               progress_bar("sampling", total=len(prompts) * n, enabled=self.show_progress) as advance):
             for start in range(0, len(order), per_batch):
                 chunk = order[start:start + per_batch]
                 rows = decode_batch(self.model, [encoded[i] for i in chunk], n, params, stop_ids,
-                                    self.tokenizer.pad_token_id, generator)
+                                    self.tokenizer.pad_token_id, generator, buffers)
                 for j, i in enumerate(chunk):
                     results[i] = [self._completion(r.tokens, r.logprob, params) for r in rows[j * n:(j + 1) * n]]
                 advance(len(chunk) * n)

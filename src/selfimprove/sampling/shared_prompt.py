@@ -15,7 +15,7 @@ attention to it for a block of decoding steps and back.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -26,6 +26,7 @@ from transformers import AttentionInterface, PreTrainedModel
 from transformers.cache_utils import Cache, CacheLayerMixin
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
+from selfimprove.sampling.buffers import Buffers
 from selfimprove.sampling.cache import GrowingLayer
 
 NAME = "selfimprove_shared_prompt"
@@ -75,17 +76,19 @@ class SharedPrompts:
 
 
 class SharedPromptLayer(CacheLayerMixin):
-    """One layer's keys and values in the shared layout: (prompts, kv_heads, columns, head_dim)."""
+    """One layer's keys and values in the shared layout: (prompts, kv_heads, columns, head_dim), in buffers from
+    `buffers` under `role`."""
 
     is_compileable = False
     is_sliding = False
 
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor, shared: SharedPrompts, max_new_tokens: int) -> None:
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, shared: SharedPrompts, max_new_tokens: int,
+                 buffers: Buffers, role: Hashable) -> None:
         super().__init__()
         prompts, heads, width = keys.shape[:3]
         columns = width + shared.n * max_new_tokens
-        self.keys = keys.new_empty((prompts, heads, columns, keys.shape[-1]))
-        self.values = values.new_empty((prompts, heads, columns, values.shape[-1]))
+        self.keys = buffers.empty((role, "keys"), (prompts, heads, columns, keys.shape[-1]), keys)
+        self.values = buffers.empty((role, "values"), (prompts, heads, columns, values.shape[-1]), values)
         self.keys[:, :, :width], self.values[:, :, :width] = keys, values
         self.shared, self.filled, self.is_initialized = shared, width, True
 
@@ -144,17 +147,18 @@ AttentionInterface.register(NAME, shared_prompt_attention)
 ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, sdpa_mask)  # never built (decode passes a 4-D mask), but looked up
 
 
-def share(cache: Cache, prompt_mask: torch.Tensor, n: int, max_new_tokens: int) -> tuple[Cache, SharedPrompts]:
-    """From a prefilled cache of `GrowingLayer`s (one row per prompt), the cache and layout to decode n samples
-    of each prompt with the prompt columns shared."""
+def share(cache: Cache, prompt_mask: torch.Tensor, n: int, max_new_tokens: int,
+          buffers: Buffers) -> tuple[Cache, SharedPrompts]:
+    """From a prefilled cache of `GrowingLayer`s (one row per prompt), the cache (its buffers from `buffers`)
+    and layout to decode n samples of each prompt with the prompt columns shared."""
     width = prompt_mask.shape[1]
     shared = SharedPrompts(prompt_mask, n, max_new_tokens, cache.layers[0].keys.dtype)
-    layers = [SharedPromptLayer(layer.keys[:, :, :width], layer.values[:, :, :width], shared, max_new_tokens)
-              for layer in cache.layers]
+    layers = [SharedPromptLayer(layer.keys[:, :, :width], layer.values[:, :, :width], shared, max_new_tokens,
+                                buffers, ("shared", i)) for i, layer in enumerate(cache.layers)]
     return Cache(layers=layers), shared
 
 
-def unshare(cache: Cache, shared: SharedPrompts, max_new_tokens: int) -> tuple[Cache, torch.Tensor]:
+def unshare(cache: Cache, shared: SharedPrompts, max_new_tokens: int, buffers: Buffers) -> tuple[Cache, torch.Tensor]:
     """The live rows' keys and values moved to the per-row layout (`GrowingLayer`s: prompt columns, then the
     row's generated columns), and which of the `width + max_new_tokens` columns each row may attend to.
 
@@ -167,7 +171,7 @@ def unshare(cache: Cache, shared: SharedPrompts, max_new_tokens: int) -> tuple[C
     own = width + torch.arange(steps, device=slot.device) * n
     columns = torch.cat([torch.arange(width, device=slot.device).expand(len(slot), width),
                          own[None, :] + sample[:, None]], dim=1)  # (rows, width + steps)
-    rows = Cache(layers=[GrowingLayer(max_cache_len=width + max_new_tokens) for _ in cache.layers])
+    rows = Cache(layers=[GrowingLayer(width + max_new_tokens, buffers, ("rows", i)) for i in range(len(cache.layers))])
     for layer, old in zip(rows.layers, cache.layers):
         # Advanced indexing around the head slice gives (rows, columns, kv_heads, head_dim).
         layer.update(old.keys[prompt[:, None], :, columns].transpose(1, 2),
