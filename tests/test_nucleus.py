@@ -15,12 +15,14 @@ def reference(scores: torch.Tensor, top_p: float) -> torch.Tensor:
 
 def ours(scores: torch.Tensor, top_p: float, k: int) -> torch.Tensor:
     """Our nucleus as a full probability vector (renormalized), taking the full-vocabulary fallback where needed."""
-    ids, p, complete = nucleus(scores, top_p, k)
-    full_ids, full_p, _ = nucleus(scores, top_p, scores.shape[-1])
-    out = torch.zeros_like(scores)
-    out.scatter_(-1, ids, p)
-    fallback = torch.zeros_like(scores).scatter_(-1, full_ids, full_p)
-    out = torch.where(complete[:, None], out, fallback)
+    def probabilities(k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        ids, cdf, size, complete = nucleus(scores, top_p, k)
+        p = torch.diff(cdf, dim=-1, prepend=torch.zeros_like(cdf[:, :1]))
+        p[torch.arange(k).expand_as(p) >= size] = 0.0  # outside the nucleus
+        return torch.zeros_like(scores).scatter_(-1, ids, p), complete
+
+    candidates, complete = probabilities(k)
+    out = torch.where(complete[:, None], candidates, probabilities(scores.shape[-1])[0])
     return out / out.sum(-1, keepdim=True)
 
 
@@ -33,7 +35,7 @@ def test_distribution_equals_top_p_warper(top_p: float, temperature: float) -> N
     # Equal up to float rounding: a token whose preceding mass is within rounding of top_p may fall on either
     # side (the warper sums ascending, we sum descending); such a token's probability is about 1 - top_p or less.
     assert torch.allclose(got, expected, atol=max(1e-6, (1 - top_p) / 20))
-    _, _, complete = nucleus(scores, top_p, CANDIDATES)
+    complete = nucleus(scores, top_p, CANDIDATES)[-1]
     if temperature == 3.0 and top_p >= 0.95:
         assert not complete.all(), "flat rows must take the full-vocabulary path"
 

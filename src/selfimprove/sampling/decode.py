@@ -127,7 +127,7 @@ def decode_batch(
     for step in range(params.max_new_tokens):
         token = _pick(logits, params, generator)
         tokens[:, step] = token.masked_fill(stopped, -1)
-        chosen = logits.gather(-1, token[:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+        chosen = torch.log_softmax(logits, dim=-1).gather(-1, token[:, None]).squeeze(-1)
         scores += chosen.masked_fill(stopped, 0.0).double()
         stopped |= torch.isin(token, stop)
         finished = int(stopped.sum())

@@ -16,20 +16,28 @@ import torch
 CANDIDATES = 64
 
 
-def nucleus(scores: torch.Tensor, top_p: float, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per row: the k most probable token ids, their softmax(scores) probabilities with the tokens outside the
-    nucleus set to 0, and whether the row's whole nucleus lies within those k."""
-    top, ids = scores.topk(k, dim=-1)
-    p = (top - torch.logsumexp(scores, dim=-1, keepdim=True)).exp()
-    p = torch.where(p.cumsum(-1) - p < top_p, p, torch.zeros_like(p))
-    complete = (p.sum(-1) >= top_p) | (k == scores.shape[-1])
-    return ids, p, complete
-
-
-def _inverse_cdf(ids: torch.Tensor, p: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+def nucleus(scores: torch.Tensor, top_p: float, k: int) -> tuple[torch.Tensor, ...]:
+    """Per row: the k most probable token ids, the cumulative softmax(scores) mass along them, how many of them
+    form the nucleus (a (rows, 1) count), and whether the row's whole nucleus lies within those k. A token is in
+    the nucleus while the mass of the tokens before it is below top_p: the tokens up to and including the first
+    whose cumulative mass reaches top_p."""
+    p, ids = torch.softmax(scores, dim=-1).topk(k, dim=-1)
     cdf = p.cumsum(-1)
-    at = torch.searchsorted(cdf, uniform * cdf[:, -1:]).clamp(max=p.shape[-1] - 1)
-    return ids.gather(-1, at).squeeze(-1)
+    size = (cdf < top_p).sum(-1, keepdim=True).add_(1).clamp_(max=k)
+    complete = (cdf[:, -1] >= top_p) | (k == scores.shape[-1])
+    return ids, cdf, size, complete
+
+
+def _inverse_cdf(ids: torch.Tensor, cdf: torch.Tensor, total: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """Per row, the token at which the cumulative mass `cdf` first reaches uniform * total (total <= the row's
+    full mass: searching below it never lands past it, which cuts the row at its nucleus)."""
+    return ids.gather(-1, torch.searchsorted(cdf, uniform * total)).squeeze(-1)
+
+
+def _draw_nucleus(scores: torch.Tensor, top_p: float, k: int,
+                  uniform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    ids, cdf, size, complete = nucleus(scores, top_p, k)
+    return _inverse_cdf(ids, cdf, cdf.gather(-1, size - 1), uniform), complete
 
 
 def draw(scores: torch.Tensor, top_p: float, generator: torch.Generator) -> torch.Tensor:
@@ -38,11 +46,10 @@ def draw(scores: torch.Tensor, top_p: float, generator: torch.Generator) -> torc
     vocab = scores.shape[-1]
     if top_p >= 1.0:
         ids = torch.arange(vocab, device=scores.device).expand_as(scores)
-        return _inverse_cdf(ids, torch.softmax(scores, dim=-1), uniform)
-    ids, p, complete = nucleus(scores, top_p, min(CANDIDATES, vocab))
-    tokens = _inverse_cdf(ids, p, uniform)
+        cdf = torch.softmax(scores, dim=-1).cumsum(-1)
+        return _inverse_cdf(ids, cdf, cdf[:, -1:], uniform)
+    tokens, complete = _draw_nucleus(scores, top_p, min(CANDIDATES, vocab), uniform)
     if not bool(complete.all()):
         rest = (~complete).nonzero().squeeze(-1)
-        ids_all, p_all, _ = nucleus(scores[rest], top_p, vocab)
-        tokens[rest] = _inverse_cdf(ids_all, p_all, uniform[rest])
+        tokens[rest] = _draw_nucleus(scores[rest], top_p, vocab, uniform[rest])[0]
     return tokens
