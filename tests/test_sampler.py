@@ -14,8 +14,11 @@ from selfimprove.types import SamplingParams
 PROMPTS = [str(p.prompt) for p in get_task("arith", sizes={"test": 12}).load("test")]
 
 
-def test_greedy_matches_model_generate(micro_model):
-    model, tok = load_model(str(micro_model), "float32", "cpu")
+@pytest.mark.parametrize("heads", ["mha", "gqa"])
+def test_greedy_matches_model_generate(micro_model, heads):
+    """Through the whole sampler: packed and fused projections (q/k/v of unequal widths with grouped-query
+    attention), batches of prompts of unequal lengths, rows dropped as they stop."""
+    model, tok = load_model(str(micro_model), "float32", "cpu") if heads == "mha" else gqa_model(micro_model)
     ours = HFSampler(model, tok, batch_size=5, show_progress=False).sample(PROMPTS, SamplingParams(max_new_tokens=24))
     for prompt, [completion] in zip(PROMPTS, ours):
         enc = tok(prompt, return_tensors="pt")
