@@ -10,7 +10,8 @@ forward and differs in ways that change no sampled distribution:
   4. each step gets its 4-D attention mask ready-made, skipping the library's mask construction;
   5. per step it does only what sampling needs: temperature, then a top-p draw over the most probable
      tokens instead of a sort of the whole vocabulary (nucleus.py).
-The sampler around it (hf.py) also runs the linear layers with prepacked weights on a CPU (packed.py).
+The sampler around it (hf.py) also runs the linear layers with prepacked weights on a CPU (packed.py), and
+keeps the KV cache memory of one batch for the next (buffers.py).
 """
 
 from __future__ import annotations
