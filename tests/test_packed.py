@@ -41,33 +41,37 @@ def test_weights_changed_in_place_are_repacked():
     torch.testing.assert_close(after, expected, rtol=1e-4, atol=1e-5)
 
 
-class Block(nn.Module):
-    """Attention-style q/k/v (fewer key/value outputs, as with grouped-query attention) and a gated MLP."""
+class Attention(nn.Module):
+    """q/k/v projections with fewer key/value outputs, as with grouped-query attention."""
 
     def __init__(self) -> None:
         super().__init__()
         self.q_proj, self.k_proj, self.v_proj = nn.Linear(32, 32), nn.Linear(32, 16), nn.Linear(32, 16)
-        self.gate_proj, self.up_proj = nn.Linear(32, 24, bias=False), nn.Linear(32, 24, bias=False)
 
     def forward(self, x: torch.Tensor, other: torch.Tensor) -> list[torch.Tensor]:
-        # q, k and v of one input (views of one fused product), then k of a different input, then the MLP
+        # q, k and v of one input, then k of a different input, then v of the first again
         return [self.q_proj(x).view(*x.shape[:-1], 4, 8), self.k_proj(x), self.v_proj(x), self.k_proj(other),
-                self.v_proj(x), self.gate_proj(x) * self.up_proj(x)]
+                self.v_proj(x)]
 
 
-def test_sibling_projections_fused_match_their_own_forwards():
+@pytest.mark.parametrize("rows", [6, 2], ids=["decoding-step", "prefill"])
+def test_fused_projections_match_their_own_forwards(rows):
+    """Inputs of up to `rows` rows (a decoding step) share one q/k/v product; larger ones (a prompt's prefill)
+    get a product per projection."""
     torch.manual_seed(0)
-    block = Block()
+    attention = Attention()
     x, other = torch.randn(6, 1, 32), torch.randn(6, 1, 32)
     with torch.inference_mode():
-        expected = block(x, other)
-        with packed_linears(block, rows=6):
-            packed = block(x, other)
-            # a new input of equal values is a new product, not the last one's
-            again = block(x.clone(), other)
+        expected = attention(x, other)
+        with packed_linears(attention, rows=rows):
+            packed = attention(x, other)
+            again = attention(x.clone(), other)  # a new input of equal values is a new product
     for got, want, repeat in zip(packed, expected, again):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(repeat, want, rtol=1e-4, atol=1e-5)
     storage = [t.untyped_storage().data_ptr() for t in packed]
-    assert storage[0] == storage[1] == storage[2], "q, k and v of one input come from one product"
-    assert storage[3] != storage[1] and storage[4] != storage[2], "another input gets its own product"
+    if rows == 6:
+        assert storage[0] == storage[1] == storage[2], "q, k and v of one input come from one product"
+        assert storage[3] != storage[1] and storage[4] != storage[2], "another input gets its own product"
+    else:
+        assert len(set(storage)) == len(storage) and all(t.is_contiguous() for t in packed[1:])

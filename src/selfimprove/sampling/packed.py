@@ -1,14 +1,17 @@
-"""Linear layers with oneDNN-prepacked weights while sampling on a CPU, sibling projections fused.
+"""Linear layers with oneDNN-prepacked weights while sampling on a CPU, an attention's q/k/v fused.
 
 Why: decoding multiplies a few dozen rows by each weight matrix per step, products far too short for the default
 CPU GEMM to reach its large-matrix throughput. oneDNN can lay a weight out once in its blocked format and reuse
 it across calls (the op `torch.compile` uses for frozen CPU linears); at the tiny model's shapes with 64 rows the
-packed product ran 15-35% faster than `F.linear` on the 2-core CPU we measured. Sibling projections of the same
-input (an attention's q/k/v, a gated MLP's gate/up) are packed as one matrix: the first of them to see an input
-computes the whole product and the others return their slices of it, one wider product instead of three short
-ones (7% more sampled tokens/s on the tiny model). The packed forward is installed for the length of a sampler
-call only, so training never sees it; the packed weights are kept for the next call and repacked once the
-weights change. The packed copy costs as much memory as the weights, so large models are left alone.
+packed product ran 15-35% faster than `F.linear` on the 2-core CPU we measured. An attention's q, k and v
+projections of one input are also packed as one matrix: in a decoding step the first of them to see the input
+computes the whole product and the others return their slices of it, one product instead of three short ones
+(4-10% more sampled tokens/s on the tiny model, 3% on SmolLM2-135M; fusing a gated MLP's gate/up as well gained
+nothing measurable). A prompt's prefill keeps separate products: there the wide product was slower, and its
+strided slices slowed the attention over the prompt. The packed forward is installed for the length of a
+sampler call only, so training never sees it; the packed weights are kept for the next call and repacked once
+the weights change. The packed copies cost as much memory as the weights (the fused q/k/v twice), so large
+models are left alone.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from typing import Any
 import torch
 from torch import nn
 
-# Pack only while the linear weights take at most this much memory (the copy doubles it).
+# Pack only while the linear weights take at most this much memory (the copies double it, or a little more).
 PACK_LIMIT_BYTES = 2 * 1024**3
 # Sibling projections that transformers' models apply to one and the same input tensor (Llama, Mistral, Qwen,
 # Gemma, GPT-J, OPT, ...), by attribute name; each group found in a module is packed as one matrix.
-FUSED = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))
+FUSED = (("q_proj", "k_proj", "v_proj"),)
 
 Forward = Callable[..., torch.Tensor]
 Packs = tuple[list[Forward], list[Any]]  # a group's forwards, one per member, and its memory of the last product
@@ -53,29 +56,35 @@ def _groups(model: nn.Module) -> list[tuple[nn.Linear, ...]]:
     return groups + [(m,) for m in model.modules() if _packable(m) and m not in grouped]
 
 
+def _pack_weight(weight: torch.Tensor, rows: int) -> torch.Tensor:
+    return torch.ops.mkldnn._reorder_linear_weight(weight.detach(), rows)
+
+
+def _product(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
+
+
 def _packed_forwards(group: tuple[nn.Linear, ...], rows: int) -> Packs:
     """One forward per member, and the fused group's memory of its last input and product (cleared after use)."""
-    weight = torch.cat([m.weight.detach() for m in group])
-    bias = None if group[0].bias is None else torch.cat([m.bias.detach() for m in group])
-    packed = torch.ops.mkldnn._reorder_linear_weight(weight, rows)
-
-    def product(x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
-
+    own = [(_pack_weight(m.weight, rows), None if m.bias is None else m.bias.detach()) for m in group]
     if len(group) == 1:
-        return [lambda x, *args, **kwargs: product(x)], []
+        return [lambda x, *args, **kwargs: _product(x, *own[0])], []
+    fused = _pack_weight(torch.cat([m.weight.detach() for m in group]), rows)
+    bias = None if group[0].bias is None else torch.cat([m.bias.detach() for m in group])
     last: list[Any] = []  # [weak reference to the last input, its product]
 
-    def member(start: int, end: int) -> Forward:
+    def member(i: int, start: int, end: int) -> Forward:
         def forward(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+            if x.numel() > rows * x.shape[-1]:  # more rows than a decoding step: a prompt's prefill
+                return _product(x, *own[i])
             # The same tensor object as the last input (kept alive by the caller, so not a recycled id): reuse.
             if not last or last[0]() is not x:
-                last[:] = [weakref.ref(x), product(x)]
+                last[:] = [weakref.ref(x), _product(x, fused, bias)]
             return last[1][..., start:end]
         return forward
 
     ends = torch.tensor([m.out_features for m in group]).cumsum(0).tolist()
-    return [member(end - m.out_features, end) for m, end in zip(group, ends)], last
+    return [member(i, end - m.out_features, end) for i, (m, end) in enumerate(zip(group, ends))], last
 
 
 # Packed forwards by group (keyed by its first linear), reused across sampler calls until a weight changes:
