@@ -3,10 +3,11 @@ already owns.
 
 Why: each batch needs fresh cache buffers, written one column per decoding step. On a CPU a large fresh
 allocation is fresh pages from the operating system, and every page faults (and is zeroed by the kernel) at
-its first write; on the tiny model that cost ~40 us per buffer and step, about as much as the layer's
-attention, and ~5 page faults per generated token over a whole call. Buffers handed out here are carved
-from storage kept by role (which layer, keys or values, which stage of the cache), so after the first batch
-their pages are already mapped. (A GPU's caching allocator already reuses memory this way.)
+its first write; on the tiny model that cost ~40 us per buffer and step (two buffers per layer, against
+~250 us for the layer's attention), and a sampling call (n=8, batch 64) took 4.5 page faults per generated
+token; with these buffers, 0.3-0.6. Buffers handed out here are carved from storage kept by role (which
+layer, keys or values, which stage of the cache), so after the first batch their pages are already mapped.
+(A GPU's caching allocator already reuses memory this way.)
 """
 
 from __future__ import annotations
