@@ -130,3 +130,24 @@ def test_other_architectures_score_like_a_full_forward(micro_model, architecture
                         torch.Generator().manual_seed(1))
     for i, row in enumerate(rows):
         assert row.logprob == pytest.approx(full_forward_logprob(model, prompts[i // 3], row.tokens), abs=1e-3)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_batches_reusing_one_set_of_buffers_score_like_a_full_forward(micro_model, n):
+    """The batches of one sampler call share their KV cache memory (buffers.py): a batch of longer prompts
+    (larger buffers), then one of shorter prompts (the same memory, other strides) must each still reproduce a
+    full forward pass, whatever the previous batch left in that memory."""
+    from selfimprove.sampling.buffers import Buffers
+
+    model, tok = load_model(str(micro_model), "float32", "cpu")
+    encoded = sorted((HFSampler(model, tok).encode(p) for p in PROMPTS), key=len)
+    buffers = Buffers()
+    params = SamplingParams(n=n, temperature=1.0, top_p=1.0, max_new_tokens=16, seed=1)
+    for prompts in (encoded[:4], encoded[-4:], encoded[:3]):
+        rows = decode_batch(model, prompts, n, params, set(range(3, len(tok), 30)), tok.pad_token_id,
+                            torch.Generator().manual_seed(1), buffers)
+        for i, row in enumerate(rows):
+            assert row.logprob == pytest.approx(full_forward_logprob(model, prompts[i // n], row.tokens), abs=1e-3)
+    kept = dict(buffers._storage)
+    decode_batch(model, encoded[:4], n, params, set(), tok.pad_token_id, torch.Generator().manual_seed(1), buffers)
+    assert all(buffers._storage[role] is storage for role, storage in kept.items()), "memory is reused, not new"
