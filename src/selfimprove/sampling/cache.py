@@ -66,12 +66,11 @@ class GrowingLayer(StaticLayer):
             self.role = (self.role, "repeated")
         for name in ("keys", "values"):
             old = getattr(self, name)
-            heads, dim = old.shape[1], old.shape[3]
             if more:
                 new = self.buffers.empty((self.role, name), (len(index), *old.shape[1:]), old)
                 torch.index_select(old[:, :, :filled], 0, index, out=new[:, :, :filled])
             else:  # the kept rows overlap the rows they move to: through a copy (in kept memory too)
-                kept = self.buffers.empty("reordered rows", (len(index), heads, filled, dim), old)
+                kept = self.buffers.empty("reordered rows", (len(index), old.shape[1], filled, old.shape[3]), old)
                 torch.index_select(old[:, :, :filled], 0, index, out=kept)
                 new = old[:len(index)]
                 new[:, :, :filled] = kept
@@ -83,12 +82,11 @@ class GrowingLayer(StaticLayer):
 
 
 def decode_cache(config: PretrainedConfig, max_cache_len: int, buffers: Buffers | None = None) -> Cache:
-    """`GrowingLayer`s (their buffers from `buffers`) when every layer attends to the full context; otherwise
+    """`GrowingLayer`s (buffers from `buffers`, else fresh) when every layer attends to the full context; otherwise
     (sliding-window or hybrid models) the library's `DynamicCache`, which knows those layer types."""
     text = config.get_text_config(decoder=True)
     types = getattr(text, "layer_types", None)
     full = all(t == "full_attention" for t in types) if types else getattr(text, "sliding_window", None) is None
     if not full:
         return DynamicCache(config=config)
-    buffers = buffers or Buffers()
     return Cache(layers=[GrowingLayer(max_cache_len, buffers, ("prompt", i)) for i in range(text.num_hidden_layers)])
