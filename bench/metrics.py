@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from selfimprove.errors import run_script
 from selfimprove.metrics.diversity import diversity
 from selfimprove.metrics.semantic import EmbeddingCache
 from selfimprove.metrics.summary import greedy_metrics, sampled_metrics, summarize
@@ -165,4 +165,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from selfimprove.errors import run_script
 from selfimprove.sampling.hf import HFSampler, load_model
 from selfimprove.tasks import get_task
 from selfimprove.types import SamplingParams
@@ -107,4 +108,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)
