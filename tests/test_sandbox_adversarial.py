@@ -12,6 +12,8 @@ import hashlib
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from selfimprove.sandbox import Result, SandboxConfig, run_many, run_tests
+from selfimprove.sandbox import Result, SandboxConfig, cgroup, run_many, run_tests
 from selfimprove.sandbox.isolation import SUPERVISOR
 from selfimprove.sandbox.process import live_uid, pids
 from selfimprove.sandbox.runner import resolve_isolation
@@ -417,3 +419,233 @@ def test_threads_left_running(program: str) -> None:
     result = _run(program, tests, timeout=5)
     assert result.status == "failed", result
     _contained(result, 4)
+
+
+# --- forging the verdict from inside the interpreter ----------------------------------------------------
+# Each of these forged a 'passed' verdict when the tests ran in the program's own interpreter: they read
+# the harness's nonce and verdict descriptor from its frames (or from gc alone), or rewrote the harness's
+# local holding the tests. The tests now run in another process; the program's process holds neither.
+
+FORGE_FROM_FRAMES = """
+import os, sys
+def _forge(frame):
+    while frame is not None:
+        found = frame.f_locals
+        if "nonce" in found and "verdict_fd" in found:
+            os.write(found["verdict_fd"], b"passed\\t" + found["nonce"] + b"\\t\\n")
+            os._exit(0)
+        frame = frame.f_back
+"""
+FORGERIES = {
+    "frame walk (sys._getframe)": FORGE_FROM_FRAMES + "_forge(sys._getframe())\n" + WRONG,
+    "frame walk at call time": FORGE_FROM_FRAMES + "def add(a, b):\n    _forge(sys._getframe())\n    return 0\n",
+    "frame walk (inspect.stack)": FORGE_FROM_FRAMES
+    + "import inspect\nfor info in inspect.stack():\n    _forge(info.frame)\n"
+    + WRONG,
+    "frame walk (traceback tb_frame)": FORGE_FROM_FRAMES
+    + "try:\n    raise ValueError\nexcept ValueError as e:\n    _forge(e.__traceback__.tb_frame)\n"
+    + WRONG,
+    "thread": FORGE_FROM_FRAMES
+    + "import threading, time\n"
+    "def _spy():\n    for _ in range(2000):\n        for f in list(sys._current_frames().values()):\n"
+    "            _forge(f)\n        time.sleep(0.001)\n"
+    "threading.Thread(target=_spy, daemon=True).start()\n"
+    "def add(a, b):\n    time.sleep(0.5)\n    return 0\n",
+    "signal handler": FORGE_FROM_FRAMES
+    + "import signal, time\nsignal.signal(signal.SIGALRM, lambda s, f: _forge(f))\n"
+    "signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)\n"
+    "def add(a, b):\n    time.sleep(0.3)\n    return 0\n",
+    "gc objects only": (
+        "import gc, os\nfor o in gc.get_objects():\n"
+        "    if isinstance(o, dict) and isinstance(o.get('nonce'), (str, bytes)):\n"
+        "        n = o['nonce'].encode() if isinstance(o['nonce'], str) else o['nonce']\n"
+        "        for fd in range(3, 64):\n"
+        "            try:\n                os.write(fd, b'passed\\t' + n + b'\\t\\n')\n"
+        "            except OSError:\n                pass\n"
+        "        os._exit(0)\n" + WRONG
+    ),
+    "locals rewrite (PyFrame_LocalsToFast)": (
+        "import ctypes, sys\nf = sys._getframe()\nwhile f is not None:\n"
+        "    for name in ('tests_code', 'tests'):\n"
+        "        if name in f.f_locals:\n"
+        "            f.f_locals[name] = compile('', '<tests>', 'exec') if name == 'tests_code' else ''\n"
+        "            ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(f), ctypes.c_int(0))\n"
+        "    f = f.f_back\n" + WRONG
+    ),
+    "the tests are not in the program's memory": (
+        "import gc\nfound = [o for o in gc.get_objects() if isinstance(o, dict) and 'tests' in o]\n"
+        "texts = [o['tests'] for o in found if isinstance(o.get('tests'), str)]\n"
+        "def add(a, b):\n    return 3 if any('add(1, 2)' in t for t in texts) else 0\n"
+    ),
+    "/proc of every process": (
+        "import glob, os\nfor path in glob.glob('/proc/[0-9]*/fd/*') + glob.glob('/proc/[0-9]*/mem'):\n"
+        "    try:\n        fd = os.open(path, os.O_WRONLY)\n"
+        "        os.write(fd, b'passed\\t' + b'0' * 32 + b'\\t\\n')\n    except OSError:\n        pass\n" + WRONG
+    ),
+}
+
+
+@pytest.mark.parametrize("program", list(FORGERIES.values()), ids=list(FORGERIES))
+def test_verdict_cannot_be_forged_from_the_programs_interpreter(program: str) -> None:
+    result = _run(program, timeout=5)
+    assert result.status == "failed" and "AssertionError" in result.detail, result
+    _contained(result, 6)
+
+
+# --- values that lie about what they are ------------------------------------------------------------------
+# (program, tests): each program is wrong; only a value or a name that lies could make the tests pass.
+
+LIARS = {
+    "__eq__ always True": (
+        "class Yes:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
+        "def add(a, b):\n    return Yes()\n",
+        TESTS,
+    ),
+    "str subclass equal to anything": (
+        "class S(str):\n    def __eq__(self, other):\n        return True\n    def __ne__(self, other):\n"
+        "        return False\n    __hash__ = str.__hash__\ndef add(a, b):\n    return S('x')\n",
+        "assert add(1, 2) == '3'\n",
+    ),
+    "int subclass equal to anything": (
+        "class I(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n"
+        "def add(a, b):\n    return I(0)\n",
+        TESTS,
+    ),
+    "shadow a builtin the tests use": ("def abs(x):\n    return 0\n" + WRONG, "assert abs(add(1, 2) - 3) < 1e-9\n"),
+    "shadow a module the tests use": (
+        "import math\nclass _M:\n    @staticmethod\n    def isclose(*a, **k):\n        return True\nmath = _M()\n" + WRONG,
+        "assert math.isclose(add(1, 2), 3)\n",
+    ),
+    "a fake module object": (
+        "import types\nmath = types.ModuleType('math')\nmath.isclose = lambda *a, **k: True\n" + WRONG,
+        "assert math.isclose(add(1, 2), 3)\n",
+    ),
+    "StopIteration ends the tests' loop": (
+        "def add(a, b):\n    raise StopIteration\n",
+        "assert all(map(lambda p: add(*p) == sum(p), [(1, 2), (2, 2)]))\n",
+    ),
+    "monkeypatch builtins": (
+        "import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.isinstance = lambda *a: True\n"
+        "builtins.AssertionError = type('Never', (BaseException,), {})\n" + WRONG,
+        "assert abs(add(1, 2) - 3) < 1e-9\nassert isinstance(add(1, 2), int) and add(1, 2) == 3\n",
+    ),
+    "verdict-like lines on stdout and stderr": (
+        "import os\nline = b'passed\\t' + b'0' * 32 + b'\\t\\n'\nos.write(1, line)\nos.write(2, line)\n" + WRONG,
+        TESTS,
+    ),
+    "huge return value": ("def add(a, b):\n    return 'x' * (80 << 20)\n", TESTS),
+    "infinite recursion in repr": (
+        "class R:\n    def __repr__(self):\n        return repr(self)\n    __str__ = __repr__\n"
+        "def add(a, b):\n    return R()\n",
+        "assert str(add(1, 2)) == '3'\n",
+    ),
+    "deeply nested return value": ("def add(a, b):\n    x = []\n    for _ in range(5000):\n        x = [x]\n    return x\n", TESTS),
+    "a custom exception named like a builtin": (
+        "class ValueError(Exception):\n    pass\ndef add(a, b):\n    raise ValueError('3')\n",
+        "try:\n    add(1, 2)\nexcept RuntimeError:\n    pass\n" + TESTS,
+    ),
+}
+
+
+@pytest.mark.parametrize(("program", "tests"), list(LIARS.values()), ids=list(LIARS))
+def test_values_and_names_that_lie_do_not_pass(program: str, tests: str) -> None:
+    result = _run(program, tests, timeout=10)
+    assert result.status == "failed", result
+    _contained(result, 11)
+
+
+# --- the host's unix sockets --------------------------------------------------------------------------
+
+
+def test_host_unix_socket_is_unreachable(any_mode: str) -> None:
+    """A world-writable socket on the host filesystem (think of the D-Bus system bus): the network
+    namespace does not cover it and a read-only mount does not stop connect()."""
+    folder = Path(tempfile.mkdtemp(prefix=".sandbox-sock-", dir=REPO))
+    try:
+        folder.chmod(0o755)
+        path = str(folder / "s")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+            server.bind(path)
+            os.chmod(path, 0o777)
+            server.listen(1)
+            server.settimeout(0.5)
+            program = (
+                "import socket\ndef add(a, b):\n    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+                f"    s.connect({path!r})\n    s.sendall(b'exfiltrated')\n    return a + b\n"
+            )
+            result = _run(program, mode=any_mode)
+            with pytest.raises(TimeoutError):
+                server.accept()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert result.status == "failed" and "PermissionError" in result.detail, result
+    _contained(result, 10)
+
+
+# --- memory of a whole run ------------------------------------------------------------------------------
+
+FORKED_MEMORY = """
+import os
+def eat():
+    block = b"x" * ({mb} << 20)  # written, so resident
+    return len(block)
+children = []
+for _ in range({forks}):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            eat()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    children.append(pid)
+ok = all(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 for pid in children)
+def add(a, b):
+    return a + b if ok else 0
+"""
+
+
+def test_memory_bounds_the_whole_run() -> None:
+    """Four processes of 300 MiB each, under memory_mb=512: each fits the per-process limit, the run does
+    not. One process of 300 MiB at a time does."""
+    together = _run(FORKED_MEMORY.format(mb=300, forks=4), timeout=20, memory_mb=512)
+    assert together.status in ("failed", "killed"), together
+    _contained(together, 21)
+    alone = _run(FORKED_MEMORY.format(mb=300, forks=1), timeout=20, memory_mb=512)
+    assert alone.passed, alone
+
+
+def test_memory_without_a_cgroup_divides_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where no cgroup can be made, processes x per-process limit stays within memory_mb."""
+    monkeypatch.setattr(cgroup, "create", lambda memory_bytes: None)
+    result = _run(FORKED_MEMORY.format(mb=300, forks=4), timeout=20, memory_mb=512)
+    assert result.status in ("failed", "killed", "error"), result  # error: the third fork is refused
+    assert result.metadata["memory"].startswith("per-process: 2 processes x 256 MiB")
+    _contained(result, 21)
+
+
+# --- an environment under /tmp ----------------------------------------------------------------------------
+
+
+def test_a_virtualenv_under_tmp_stays_importable() -> None:
+    """The private tmpfs over /tmp must not hide the interpreter's own site-packages living there."""
+    root = Path(tempfile.mkdtemp(prefix="sandbox-venv-"))
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "env")], check=True, timeout=60)
+        python = root / "env" / "bin" / "python"
+        site = subprocess.run(
+            [str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        module = f"tmp_env_probe_{uuid.uuid4().hex[:8]}"
+        Path(site, f"{module}.py").write_text("ANSWER = 42\n")
+        check = (
+            "import warnings\nfrom selfimprove.sandbox import run_tests\nwarnings.simplefilter('ignore')\n"
+            f"r = run_tests('import {module}\\n', 'assert {module}.ANSWER == 42\\n')\n"
+            "print(r.status, r.detail)\n"
+        )
+        env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+        out = subprocess.run([str(python), "-c", check], capture_output=True, text=True, env=env, timeout=60)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert out.stdout.startswith("passed"), out.stdout + out.stderr

@@ -1,23 +1,25 @@
-"""The in-child half of the sandbox: a trusted supervisor that isolates the run, and the worker it forks.
+"""The in-child half of the sandbox: a trusted supervisor that isolates the run and forks its two
+processes, the candidate (runs the model's program) and the judge (runs the tests, writes the verdict).
 
-`runner.py` starts this file as `python -I -B _supervisor.py PAYLOAD STATUS_FD`, as root (or as root of a
-fresh user namespace), inside new PID, mount and network namespaces when the host allows them. It uses
-the standard library only and never imports `selfimprove`: untrusted code runs in the worker, a fork of
-this interpreter, so nothing of the package must be reachable or patchable from there.
+`runner.py` starts this file as `python -I -B _supervisor.py PAYLOAD TESTS STATUS_FD`, as root (or as
+root of a fresh user namespace), inside new PID, mount and network namespaces when the host allows them.
+It uses the standard library only and never imports `selfimprove`; its helpers (_wire, _candidate,
+_judge, _seccomp) are loaded from this folder before anything untrusted runs.
 
 The supervisor (trusted, never runs model code):
-  1. reads the payload file and deletes it, so the code can neither read nor edit the tests on disk;
+  1. joins the run's memory cgroup, if the parent made one; opens the tests file and deletes both files;
   2. with a mount namespace: remounts every mount read-only and nosuid, puts private tmpfs on /tmp,
-     /var/tmp, /dev/shm and the working directory, and hides non-traversable directories (e.g. /root)
-     under a tmpfs, re-exposing only the interpreter's own paths read-only;
-  3. forks the worker, waits for it, relays its exit status and its verdict bytes to the parent on a
-     pipe only the supervisor holds, and (without a PID namespace) kills whatever the run left behind.
+     /var/tmp, /dev/shm and the working directory, re-exposes read-only the interpreter's own paths that
+     lay under them (a virtualenv in /tmp), and hides non-traversable directories (e.g. /root);
+  3. forks the candidate with the program only (the tests are read after that fork, so they are never
+     in its memory), then forks the judge with the tests and the nonce; the two talk over two pipes;
+  4. waits for the judge, ends the candidate, and relays the judge's exit status and verdict bytes to
+     the parent on a pipe only the supervisor holds (or the candidate's signal, when it was killed by
+     a limit and the tests did not pass).
 
-The worker sets resource limits, drops to the run's unprivileged uid (or drops all capabilities), then
-executes program and tests. Its verdict line carries the per-run nonce, which exists only in the
-worker's memory (the payload file is gone before the worker starts; never in an fd or the environment),
-and is written after the tests returned, using only functions captured before the program ran; the
-parent also requires a single message and exit code 0. See verdict.py for what the parent checks.
+Each child sets resource limits, drops to its own unprivileged uid (or drops all capabilities), refuses
+unix sockets (_seccomp.py), and the judge makes itself non-dumpable, so the candidate cannot trace it,
+read its memory or signal it (where uids differ). See _judge.py for what the verdict rests on.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ import marshal
 import os
 import resource
 import sys
-import types
+import time
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing would slow every run's start-up
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, NoReturn
 
     Payload = dict[str, Any]
@@ -38,12 +41,20 @@ if TYPE_CHECKING:
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 32, 1024, 2048, 4096, 16384
 MS_RELATIME, MS_STRICTATIME = 1 << 21, 1 << 24
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
 PR_CAPBSET_DROP, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 24, 4, 38
 LINUX = sys.platform.startswith("linux")  # elsewhere only mode 'none' exists: limits, best effort
 VERDICT_CAP = 65536
-ERROR_CAP = 2000
+CANDIDATE_GRACE = 0.5  # seconds a candidate may take to end by itself after the judge failed
 
 _libc = ctypes.CDLL(None, use_errno=True)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _candidate  # noqa: E402
+import _judge  # noqa: E402
+import _seccomp  # noqa: E402
+import _wire  # noqa: E402
+
+del sys.path[0]
 
 
 def _check(ret: int, what: str) -> None:
@@ -124,13 +135,17 @@ def _hide_and_expose(hide: list[str], needed: list[str]) -> None:
         if root is not None:
             roots.setdefault(root, []).append(path)
     for root, paths in sorted(roots.items()):
-        kept = [p for p in sorted(set(paths)) if not any(p.startswith(q + "/") for q in paths if q != p)]
-        handles = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in kept]
+        handles = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in _outermost(paths)]
         _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
         for path, fd in handles:
             os.makedirs(path, exist_ok=True)
             _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
             os.close(fd)
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """The paths not inside another of them."""
+    return [p for p in sorted(set(paths)) if not any(p.startswith(q + "/") for q in paths if q != p)]
 
 
 def _interpreter_paths() -> list[str]:
@@ -142,11 +157,19 @@ def _interpreter_paths() -> list[str]:
 def _isolate_filesystem(payload: Payload) -> None:
     """Inside the run's own mount namespace: the host becomes read-only; writable space is tmpfs only."""
     workdir, owner, size = payload["workdir"], payload["owner"], payload["disk_mb"]
-    _hide_and_expose(payload["hide"], _interpreter_paths())
+    needed = _interpreter_paths()
+    _hide_and_expose(payload["hide"], needed)
     _remount_readonly()
-    for scratch in ("/tmp", "/var/tmp", "/dev/shm"):
+    for scratch in SCRATCH:
         if os.path.isdir(scratch) and not os.path.islink(scratch):
+            inside = [p for p in needed if p.startswith(scratch + "/")]
+            kept = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in _outermost(inside)]
             _mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size}m")
+            for path, fd in kept:  # e.g. a virtualenv under /tmp: back in, read-only
+                os.makedirs(path, exist_ok=True)
+                _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+                _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+                os.close(fd)
     os.makedirs(workdir, exist_ok=True)
     _mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0700,size={size}m,uid={owner},gid={owner}")
 
@@ -185,11 +208,10 @@ def _drop_capabilities() -> None:
     _check(_libc.capset(ctypes.byref(Header(0x20080522, 0)), (Data * 2)()), "capset")
 
 
-def _drop_privileges(payload: Payload) -> None:
-    """Become the run's own unprivileged uid (fresh per run, so process limits and kill(-1) only reach
-    this run) or, in a user namespace, lose all capabilities. No exec may regain privileges."""
+def _drop_privileges(payload: Payload, uid: int) -> None:
+    """Become `uid`, fresh per run and per process (so process limits and kill(-1) only reach this run's
+    own processes) or, in a user namespace, lose all capabilities. No exec may regain privileges."""
     if payload["drop"] == "uid":
-        uid = payload["owner"]
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
@@ -235,80 +257,34 @@ def _refuse_tracing(event: str, args: tuple[object, ...]) -> None:
         raise RuntimeError("sandbox: tracing and profiling hooks are disabled")
 
 
-def _run_untrusted(program: str, tests: str, nonce: bytes, verdict_fd: int) -> NoReturn:
-    """Run program then tests in one fresh module; write the verdict; never return.
+def _enter(payload: Payload, uid: int, workdir: str, keep: tuple[int, ...]) -> None:
+    """What both children do first: close every inherited descriptor but `keep` and the standard
+    streams, then limits, the drop to `uid`, and the seccomp filter."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 12)
+    os.chdir(workdir)
+    reroute = payload["drop"] == "uid" and not payload["mount_namespace"]
+    handles = _open_blocked_imports() if reroute else {}
+    _set_limits(payload["limits"])
+    _drop_privileges(payload, uid)
+    if handles:
+        _reroute_imports(handles)
+    if LINUX and _seccomp.SUPPORTED:
+        _seccomp.block_unix_sockets(_libc)
 
-    Everything used after the program starts is captured first as a local, so patching builtins, `os`,
-    `sys` or this module's globals changes nothing here. Any path other than the tests returning normally
-    ends in a non-passed verdict or in no verdict at all (which the parent counts as failed)."""
-    write, exit_, getpid, exec_, compile_ = os.write, os._exit, os.getpid, exec, compile
-    base_exc, stdout, stderr, me = BaseException, sys.__stdout__, sys.__stderr__, getpid()
 
-    def flush() -> None:
-        for stream in (stdout, stderr):
-            try:
-                stream.flush()  # type: ignore[union-attr]  # None or broken: the except covers both
-            except base_exc:
-                pass
-
-    def report(status: str, phase: str, exc: BaseException) -> NoReturn:
-        """Failure path only, so it may use things the program could have patched: at worst the
-        verdict goes missing, which also counts as failed."""
-        flush()
-        error = f"{type(exc).__name__}: {exc}"[:ERROR_CAP].encode("unicode_escape")
-        if getpid() == me:
-            write(verdict_fd, status.encode() + b"\t" + phase.encode() + b"\t" + error + b"\n")
-        _print_traceback(exc)
-        exit_(1)
-
+def _child(setup: Callable[[], None], run: Callable[[], NoReturn], fail: Callable[[str], object]) -> NoReturn:
+    """In a fresh fork: `setup` (trusted; a failure goes to `fail` as a setup error), then `run`, which
+    never returns."""
     try:
-        program_code = compile_(program, "<program>", "exec", dont_inherit=True, optimize=0)
-        tests_code = compile_(tests, "<tests>", "exec", dont_inherit=True, optimize=0)
-    except base_exc as exc:
-        report("error", "compile", exc)
-    module = types.ModuleType("solution")
-    sys.modules["solution"] = module
-    sys.argv = ["solution.py"]
-    sys.addaudithook(_refuse_tracing)
-    try:
-        exec_(program_code, module.__dict__)
-    except base_exc as exc:
-        report("error", "program", exc)
-    try:
-        exec_(tests_code, module.__dict__)
-    except base_exc as exc:
-        report("failed", "tests", exc)
-    flush()
-    if getpid() != me:  # a fork made by the program reached here: it has no say
-        exit_(1)
-    write(verdict_fd, b"passed\t" + nonce + b"\t\n")
-    exit_(0)
-
-
-def _print_traceback(exc: BaseException) -> None:
-    import traceback  # only on the failure path: keeps the common start-up small
-
-    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None  # skip this file's frame
-    text = "".join(traceback.format_exception(type(exc), exc, tb))
-    os.write(2, text[-ERROR_CAP:].encode("utf-8", "replace"))
-
-
-def _worker(payload: Payload, verdict_fd: int, status_fd: int) -> NoReturn:
-    os.close(status_fd)
-    try:
-        os.set_blocking(verdict_fd, False)  # a flooded channel must fail the write, not hang it
-        os.chdir(payload["workdir"])
-        reroute = payload["drop"] == "uid" and not payload["mount_namespace"]
-        handles = _open_blocked_imports() if reroute else {}
-        _set_limits(payload["limits"])
-        _drop_privileges(payload)
-        if handles:
-            _reroute_imports(handles)
+        setup()
     except Exception as exc:  # noqa: BLE001 - any setup failure; no untrusted code has run yet
-        error = f"{type(exc).__name__}: {exc}".encode("unicode_escape")
-        os.write(verdict_fd, b"error\tsetup\t" + error + b"\n")
+        fail(f"{type(exc).__name__}: {exc}")
         os._exit(1)
-    _run_untrusted(payload["program"], payload["tests"], payload["nonce"].encode("ascii"), verdict_fd)
+    run()
 
 
 def _kill_uid(uid: int) -> None:
@@ -327,47 +303,113 @@ def _kill_uid(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def _supervise(payload: Payload, status_fd: int) -> dict[str, object]:
-    """Fork the worker, wait for it, and describe how it ended."""
-    read_end, write_end = os.pipe()
+def _fork(body: Callable[[], NoReturn]) -> int:
     pid = os.fork()
     if pid == 0:
         try:
-            os.close(read_end)
-            _worker(payload, write_end, status_fd)
+            body()
         finally:
             os._exit(1)
-    os.close(write_end)
-    _, status = os.waitpid(pid, 0)
-    os.set_blocking(read_end, False)
+    return pid
+
+
+def _supervise(payload: Payload, tests_fd: int, status_fd: int) -> dict[str, object]:
+    """Fork the candidate, read the tests, fork the judge; wait for the judge and describe how it ended."""
+    to_candidate, from_judge = os.pipe()  # (read, write) for requests
+    from_candidate, to_judge = os.pipe()  # (read, write) for replies
+    candidate_fds = (to_candidate, to_judge)
+
+    def candidate() -> NoReturn:
+        os.close(status_fd)  # before anything: this fd reaches the parent
+        _child(
+            lambda: _enter(payload, payload["owner"], payload["workdir"], candidate_fds),
+            lambda: _candidate.serve(payload["program"], to_candidate, to_judge, _refuse_tracing),
+            lambda error: _wire.send(to_judge, _wire.encode(("raise", "SetupError", error, "setup"), None)),
+        )
+
+    candidate_pid = _fork(candidate)
+    os.close(to_candidate)
+    os.close(to_judge)
+    with os.fdopen(tests_fd, "rb") as fh:
+        secret = marshal.load(fh)  # read only now: never in the candidate's memory
+    verdict_r, verdict_w = os.pipe()
+    judge_fds = (from_candidate, from_judge, verdict_w)
+
+    def judge() -> NoReturn:
+        os.close(status_fd)
+        _child(
+            lambda: _enter(payload, payload["judge"], "/", judge_fds),
+            lambda: _run_judge(secret, from_candidate, from_judge, verdict_w, payload),
+            lambda error: os.write(verdict_w, b"error\tsetup\t" + error.encode("unicode_escape") + b"\n"),
+        )
+
+    judge_pid = _fork(judge)
+    for fd in (from_candidate, from_judge, verdict_w):
+        os.close(fd)
+    _, status = os.waitpid(judge_pid, 0)
+    os.set_blocking(verdict_r, False)
     try:
-        verdict = os.read(read_end, VERDICT_CAP)
+        verdict = os.read(verdict_r, VERDICT_CAP)
     except BlockingIOError:
         verdict = b""
+    os.close(verdict_r)
+    candidate_signal = _end_candidate(candidate_pid, waited=not verdict.startswith(b"passed\t"))
     if payload["drop"] == "uid" and not payload["pid_namespace"]:
         _kill_uid(payload["owner"])
+        _kill_uid(payload["judge"])
     report: dict[str, object] = {"verdict": verdict}
     if os.WIFSIGNALED(status):
         report["signal"] = os.WTERMSIG(status)
+    elif candidate_signal is not None:
+        report["signal"] = candidate_signal
     else:
         report["exit_code"] = os.waitstatus_to_exitcode(status)
     return report
 
 
+def _run_judge(secret: dict[str, str], inbox: int, outbox: int, verdict_fd: int, payload: Payload) -> NoReturn:
+    if LINUX and not (payload["drop"] == "uid" and not payload["mount_namespace"]):
+        # not traceable, no /proc/PID/mem or fd for the candidate (uid mode: the uids differ already)
+        _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")
+    _judge.judge(secret["tests"], secret["nonce"].encode("ascii"), inbox, outbox, verdict_fd)
+
+
+def _end_candidate(pid: int, waited: bool) -> int | None:
+    """Kill the candidate if it still runs; its signal if a limit killed it before that (looked for
+    only when the tests did not pass: then it may be dying of a limit, so give it a moment)."""
+    deadline = time.monotonic() + (CANDIDATE_GRACE if waited else 0.0)
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.WTERMSIG(status) if waited and os.WIFSIGNALED(status) else None
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.005)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    return None
+
+
 def main() -> None:
-    payload_path, status_fd = sys.argv[1], int(sys.argv[2])
+    payload_path, tests_path, status_fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
     os.set_inheritable(status_fd, False)
     if LINUX:
-        _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")  # the worker may not ptrace us
+        _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")  # the children may not ptrace us
     try:
         with open(payload_path, "rb") as fh:
             payload = marshal.load(fh)  # written by our own parent; marshal is built in (fast start-up)
+        if payload["cgroup"]:  # first: every process of the run is then counted in its memory limit
+            with open(os.path.join(payload["cgroup"], "cgroup.procs"), "w") as fh:
+                fh.write(str(os.getpid()))
+        tests_fd = os.open(tests_path, os.O_RDONLY | os.O_CLOEXEC)
         os.unlink(payload_path)
+        os.unlink(tests_path)
+        sys.path[:] = [p for p in sys.path if os.path.exists(p)]  # none the run could create later
         if payload["mount_namespace"]:
             _isolate_filesystem(payload)
         elif payload["drop"] == "uid":
             os.chown(payload["workdir"], payload["owner"], payload["owner"])
-        report = _supervise(payload, status_fd)
+        report = _supervise(payload, tests_fd, status_fd)
     except Exception as exc:  # noqa: BLE001 - setup failed before any untrusted code ran: report it
         report = {"setup_error": f"{type(exc).__name__}: {exc}"}
     os.write(status_fd, marshal.dumps(report))

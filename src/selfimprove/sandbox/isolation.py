@@ -89,16 +89,27 @@ def run_owner(mode: str) -> int:
 
 
 def payload_fields(mode: str, owner: int) -> dict[str, Any]:
-    """What the supervisor needs to know about the mode."""
+    """What the supervisor needs to know about the mode. The judge gets a uid of its own where we pick
+    uids, so the candidate can neither signal nor trace it."""
     namespaced = mode in ("namespaces", "userns")
     hide = [str(Path.home())] if mode == "userns" else []
     drop = {"namespaces": "uid", "uid": "uid", "userns": "caps", "none": None}[mode]
-    return {"mount_namespace": namespaced, "pid_namespace": namespaced, "drop": drop, "owner": owner, "hide": hide}
+    judge = run_owner(mode)
+    while judge == owner and mode in ("namespaces", "uid"):
+        judge = run_owner(mode)
+    return {
+        "mount_namespace": namespaced,
+        "pid_namespace": namespaced,
+        "drop": drop,
+        "owner": owner,
+        "judge": judge,
+        "hide": hide,
+    }
 
 
-def command(mode: str, allow_network: bool, payload_path: str, status_fd: int) -> list[str]:
+def command(mode: str, allow_network: bool, payload_path: str, tests_path: str, status_fd: int) -> list[str]:
     """argv that starts the supervisor under `mode`."""
-    base = [sys.executable, "-I", "-B", str(SUPERVISOR), payload_path, str(status_fd)]
+    base = [sys.executable, "-I", "-B", str(SUPERVISOR), payload_path, tests_path, str(status_fd)]
     if mode not in ("namespaces", "userns"):
         return base
     unshare = shutil.which("unshare", path=CHILD_PATH) or "unshare"

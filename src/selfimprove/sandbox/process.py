@@ -24,14 +24,15 @@ SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 
 def execute(
-    payload_path: str, cfg: SandboxConfig, iso: isolation.Isolation, owner: int, deadline: float
+    paths: tuple[str, str], cfg: SandboxConfig, iso: isolation.Isolation, owners: tuple[int, ...], deadline: float
 ) -> tuple[Observed, str, str]:
-    """Run the supervisor on `payload_path`; return what was observed and the tails of stdout/stderr."""
-    workdir = os.path.dirname(payload_path)
+    """Run the supervisor on the (payload, tests) files; return what was observed and the tails of
+    stdout/stderr. `owners`: the uids of the run's processes."""
+    workdir = os.path.dirname(paths[0])
     status_r, status_w = os.pipe()
     try:
         proc = subprocess.Popen(
-            isolation.command(iso.mode, cfg.allow_network, payload_path, status_w),
+            isolation.command(iso.mode, cfg.allow_network, *paths, status_w),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -49,7 +50,7 @@ def execute(
         stopped, report, tails = _collect(proc, status_r, cfg, deadline)
     finally:
         os.close(status_r)
-        _stop(proc, iso, owner)
+        _stop(proc, iso, owners)
     observed = Observed(stopped, report or None, proc.returncode, cfg.timeout, cfg.cpu_limit)
     return observed, _tail(tails["stdout"], cfg.tail_bytes), _tail(tails["stderr"], cfg.tail_bytes)
 
@@ -97,7 +98,7 @@ def _keep_tail(buf: bytearray, chunk: bytes, size: int) -> None:
         del buf[: len(buf) - size]
 
 
-def _stop(proc: subprocess.Popen[bytes], iso: isolation.Isolation, owner: int) -> None:
+def _stop(proc: subprocess.Popen[bytes], iso: isolation.Isolation, owners: tuple[int, ...]) -> None:
     """Make sure nothing of the run is left when we return.
 
     With a PID namespace, kill the namespace's init (the supervisor), not `unshare`: the kernel kills
@@ -118,7 +119,8 @@ def _stop(proc: subprocess.Popen[bytes], iso: isolation.Isolation, owner: int) -
         _kill(-proc.pid)
     proc.wait()
     if iso.mode == "uid":
-        _kill_owner(owner)
+        for owner in owners:
+            _kill_owner(owner)
 
 
 def _kill(pid: int) -> None:
@@ -168,9 +170,9 @@ def live_uid(pid: int) -> int | None:
     return int(fields["Uid"].split()[0])
 
 
-def cleanup(workdir: str, iso: isolation.Isolation, owner: int) -> None:
+def cleanup(workdir: str, iso: isolation.Isolation, owners: tuple[int, ...]) -> None:
     """Delete the run's directory and, when the run could write to the host's world-writable directories
-    (uid mode), whatever its uid left there."""
+    (uid mode), whatever its uids left there."""
     shutil.rmtree(workdir, onerror=_force_remove)
     if iso.mode != "uid":
         return
@@ -181,7 +183,7 @@ def cleanup(workdir: str, iso: isolation.Isolation, owner: int) -> None:
             continue
         for entry in entries:
             try:  # other programs' files come and go while we look
-                if entry.stat(follow_symlinks=False).st_uid == owner:
+                if entry.stat(follow_symlinks=False).st_uid in owners:
                     _remove(Path(entry.path))
             except FileNotFoundError:
                 pass

@@ -21,10 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from selfimprove.errors import UserError
-from selfimprove.sandbox import isolation, process
+from selfimprove.sandbox import cgroup, isolation, process
 from selfimprove.sandbox.config import Result, SandboxConfig
 from selfimprove.sandbox.verdict import decide
 
+FALLBACK_FLOOR_MB = 256
 _PROBE = ("def probe():\n    return 41 + 1\n", "assert probe() == 42\n")
 _lock = threading.Lock()
 _auto: dict[bool, isolation.Isolation] = {}
@@ -98,29 +99,59 @@ def _run(program: str, tests: str, cfg: SandboxConfig, iso: isolation.Isolation)
     workdir = tempfile.mkdtemp(prefix="selfimprove-sandbox-")
     owner = isolation.run_owner(iso.mode)
     nonce = secrets.token_hex(16)
+    fields = isolation.payload_fields(iso.mode, owner)
+    owners = (owner, fields["judge"])
+    group = cgroup.create(cfg.memory_mb << 20)
     try:
-        payload_path = _write_payload(workdir, program, tests, nonce, cfg, iso, owner)
-        observed, stdout, stderr = process.execute(payload_path, cfg, iso, owner, start + cfg.timeout)
+        paths = _write_payload(workdir, program, tests, nonce, cfg, fields, group)
+        observed, stdout, stderr = process.execute(paths, cfg, iso, owners, start + cfg.timeout)
     finally:
-        process.cleanup(workdir, iso, owner)
+        process.cleanup(workdir, iso, owners)
+        cgroup.remove(group)
     status, detail, code = decide(observed, nonce)
-    meta = {**iso.metadata(cfg.allow_network), "uid": owner, "config": cfg.to_dict()}
+    memory = f"cgroup: {cfg.memory_mb} MiB for the whole run" if group else "per-process: " + _fallback_text(cfg)
+    meta = {**iso.metadata(cfg.allow_network), "memory": memory, "uid": owner, "config": cfg.to_dict()}
     return Result(status, stdout, stderr, time.monotonic() - start, detail, code, meta)
 
 
+def fallback_limits(cfg: SandboxConfig) -> tuple[int, int]:
+    """(MiB per process, processes) without a cgroup: processes x MiB stays within memory_mb, each process
+    gets at least FALLBACK_FLOOR_MB (an interpreter with numpy needs about that), and never more
+    processes than max_processes. The judge, one more process, gets the same per-process limit."""
+    per_process = max(cfg.memory_mb // cfg.max_processes, min(FALLBACK_FLOOR_MB, cfg.memory_mb))
+    return per_process, max(1, min(cfg.max_processes, cfg.memory_mb // per_process))
+
+
+def _fallback_text(cfg: SandboxConfig) -> str:
+    per_process, processes = fallback_limits(cfg)
+    return f"{processes} processes x {per_process} MiB (no writable memory cgroup)"
+
+
 def _write_payload(
-    workdir: str, program: str, tests: str, nonce: str, cfg: SandboxConfig, iso: isolation.Isolation, owner: int
-) -> str:
+    workdir: str,
+    program: str,
+    tests: str,
+    nonce: str,
+    cfg: SandboxConfig,
+    fields: dict[str, Any],
+    group: str | None,
+) -> tuple[str, str]:
+    """Two files: the payload (program, limits) and the tests with the nonce, which the supervisor reads
+    only after the candidate's process has been forked."""
+    memory_mb, processes = (cfg.memory_mb, cfg.max_processes) if group else fallback_limits(cfg)
     limits = {
         "cpu_seconds": cfg.cpu_limit,
-        "memory_bytes": cfg.memory_mb << 20,
-        "max_processes": cfg.max_processes,
+        "memory_bytes": memory_mb << 20,
+        "max_processes": processes,
         "max_file_bytes": cfg.max_file_mb << 20,
     }
-    payload: dict[str, Any] = {"program": program, "tests": tests, "nonce": nonce, "workdir": workdir}
-    payload.update(limits=limits, disk_mb=cfg.disk_mb, **isolation.payload_fields(iso.mode, owner))
-    path = os.path.join(workdir, ".payload.json")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        marshal.dump(payload, fh)  # marshal: built into the child's interpreter, so no import at start-up
-    return path
+    payload: dict[str, Any] = {"program": program, "workdir": workdir, "cgroup": group}
+    payload.update(limits=limits, disk_mb=cfg.disk_mb, **fields)
+    paths = []
+    for name, body in ((".payload", payload), (".tests", {"tests": tests, "nonce": nonce})):
+        path = os.path.join(workdir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            marshal.dump(body, fh)  # marshal: built into the child's interpreter, so no import at start-up
+        paths.append(path)
+    return paths[0], paths[1]

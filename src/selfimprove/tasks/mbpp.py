@@ -13,7 +13,9 @@ sanitized-mbpp.json (427 tasks, same task ids and split ranges).
 from __future__ import annotations
 
 import ast
+import builtins
 import re
+import sys
 from typing import Any, Literal
 
 from selfimprove.errors import UserError
@@ -77,9 +79,24 @@ def finish(code: str, mode: ExtractMode) -> str | None:
 
 
 def tests_of(row: dict[str, Any]) -> str:
-    """The test code run after the program: setup (it may use the program's classes), then the asserts."""
+    """The test code run after the program: setup (it may use the program's classes), then the asserts.
+    Where the reference solution defines a name that shadows a builtin (task 126 defines `sum`), the
+    tests import it from `solution` on purpose: the sandbox never lets a program shadow builtins or
+    standard-library modules in the tests otherwise (a program defining `abs` would fool them)."""
     setup = row.get("test_setup_code") or "\n".join(row.get("test_imports") or [])
-    return "\n".join([setup.replace("\r\n", "\n"), *row["test_list"]]).strip() + "\n"
+    lent = shadowing(row["code"])
+    imports = f"from solution import {', '.join(lent)}" if lent else ""
+    return "\n".join([imports, setup.replace("\r\n", "\n"), *row["test_list"]]).strip() + "\n"
+
+
+def shadowing(code: str) -> list[str]:
+    """Top-level functions and classes of `code` named like a builtin or a standard-library module."""
+    protected = set(dir(builtins)) | set(sys.stdlib_module_names)
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return []
+    return sorted({n.name for n in body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in protected})
 
 
 def render_task(text: str, tests: list[str]) -> str:
