@@ -18,7 +18,7 @@ import time
 import warnings
 
 from selfimprove.sandbox import SandboxConfig, run_many, run_tests
-from selfimprove.sandbox.runner import resolve_isolation
+from selfimprove.sandbox.runner import default_workers, resolve_isolation
 
 PROGRAM = "def add(a, b):\n    return a + b\n"
 TESTS = "assert add(1, 2) == 3\nassert add(-1, 1) == 0\n"
@@ -55,7 +55,7 @@ def main() -> None:
     cfg = SandboxConfig()
     with warnings.catch_warnings(record=True) as caught:
         iso = resolve_isolation(cfg)
-    workers = args.workers or cfg.workers or 4 * (os.cpu_count() or 1)
+    workers = args.workers or cfg.workers or default_workers(cfg)
     print(f"isolation: {iso.mode} ({'; '.join(str(w.message) for w in caught) or 'fully contained'})")
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}, runs per measurement: {args.runs}")
     base = naive(args.runs)

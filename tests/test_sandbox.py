@@ -210,6 +210,85 @@ def test_auto_isolation_is_the_strongest_here() -> None:
     assert iso.network_isolated and iso.pid_namespace
 
 
+# --- the boundary between the program's process and the tests' ---------------------------------------
+
+PLAIN = """
+import collections, numpy
+Point = collections.namedtuple("Point", "x y")
+VALUES = {
+    "nan": float("nan"), "inf": float("-inf"), "zero": -0.0, "big": 2 ** 200, "complex": 1 - 2j,
+    "bytes": b"\\x00\\xff", "str": "caf\\u00e9 \\ud800", "none": None, "bool": True,
+    "nested": {(1, "a"): [frozenset({1, 2}), {3}], None: {"k": (None,)}, 2.5: b""},
+    "namedtuple": Point(1, 2), "counter": collections.Counter("aab"), "numpy": numpy.int64(7),
+    "type": int,
+}
+def get(key):
+    return VALUES[key]
+"""
+PLAIN_TESTS = """
+import math
+assert math.isnan(get("nan")) and get("inf") == float("-inf")
+assert math.copysign(1.0, get("zero")) == -1.0
+assert get("big") == 2 ** 200 and get("complex") == 1 - 2j and get("bytes") == b"\\x00\\xff"
+assert get("str") == "caf\\u00e9 \\ud800" and get("none") is None and get("bool") is True
+assert get("nested") == {(1, "a"): [frozenset({1, 2}), {3}], None: {"k": (None,)}, 2.5: b""}
+assert get("namedtuple") == (1, 2) and type(get("namedtuple")) is tuple
+assert get("counter") == {"a": 2, "b": 1} and type(get("counter")) is dict
+assert get("numpy") == 7 and type(get("numpy")) is int and get("type") is int
+"""
+
+
+def test_values_cross_as_exact_plain_data() -> None:
+    result = run_tests(PLAIN, PLAIN_TESTS)
+    assert result.passed, result.stderr
+
+
+def test_exceptions_of_the_program_reach_the_tests() -> None:
+    program = "class Mine(Exception):\n    pass\ndef f(x):\n    if x < 0:\n        raise ValueError('negative')\n    raise Mine('own')\n"
+    tests = (
+        "try:\n    f(-1)\n    raise AssertionError('no exception')\nexcept ValueError as e:\n    assert str(e) == 'negative'\n"
+        "try:\n    f(1)\nexcept ValueError:\n    raise AssertionError('not a ValueError')\nexcept Exception as e:\n"
+        "    assert type(e).__name__ == 'CandidateError' and 'Mine: own' in str(e)\n"
+    )
+    result = run_tests(program, tests)
+    assert result.passed, result.stderr
+
+
+def test_objects_of_the_program_stay_there_as_handles() -> None:
+    """MBPP's class-based tasks: the tests build the program's objects, set and read their attributes,
+    pass them back, iterate over them. A handle equals only itself."""
+    program = (
+        "class Node:\n    def __init__(self, data):\n        self.data, self.left = data, None\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "def depth(node):\n    return 0 if node is None else 1 + depth(node.left)\n"
+        "def count(n):\n    yield from range(n)\n"
+    )
+    tests = (
+        "root = Node(1)\nroot.left = Node(2)\nroot.left.left = Node(3)\n"
+        "assert depth(root) == 3 and root.data == 1 and root.left.data == 2\n"
+        "assert root == root and root != root.left and not (root == 1)\n"
+        "assert list(count(3)) == [0, 1, 2] and 'generator' in repr(count(1))\n"
+        "assert len({root, root, root.left}) >= 2\n"
+    )
+    result = run_tests(program, tests)
+    assert result.passed, result.stderr
+
+
+def test_the_programs_modules_and_names() -> None:
+    """Modules the program imported are imported again on the tests' side; names that shadow a builtin
+    reach the tests only through an explicit `from solution import`."""
+    program = "import math\ndef sum(a, b):\n    return a - b\n"
+    assert run_tests(program, "assert math.sqrt(4) == 2\nassert sum([1, 2]) == 3\n").passed
+    assert run_tests(program, "from solution import sum\nassert sum(10, 15) == -5\n").passed
+    failed = run_tests(program, "assert sum(10, 15) == -5\n")
+    assert failed.status == "failed" and "TypeError" in failed.detail
+
+
+def test_memory_is_recorded() -> None:
+    result = run_tests(ADD, ADD_TESTS)
+    assert result.metadata["memory"].startswith(("cgroup: 1024 MiB", "per-process: "))
+
+
 # --- verdict rules, on hand-made observations (no child process) -------------------------------------
 
 NONCE = "0123456789abcdef0123456789abcdef"

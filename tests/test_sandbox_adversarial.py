@@ -540,10 +540,6 @@ LIARS = {
         "assert str(add(1, 2)) == '3'\n",
     ),
     "deeply nested return value": ("def add(a, b):\n    x = []\n    for _ in range(5000):\n        x = [x]\n    return x\n", TESTS),
-    "a custom exception named like a builtin": (
-        "class ValueError(Exception):\n    pass\ndef add(a, b):\n    raise ValueError('3')\n",
-        "try:\n    add(1, 2)\nexcept RuntimeError:\n    pass\n" + TESTS,
-    ),
 }
 
 

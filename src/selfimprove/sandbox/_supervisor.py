@@ -127,7 +127,7 @@ def _blocked_ancestor(path: str) -> str | None:
 
 def _hide_and_expose(hide: list[str], needed: list[str]) -> None:
     """Cover each directory in `hide` (and each non-traversable ancestor of a needed path) with an empty
-    tmpfs, then bind the needed paths back in, so the unprivileged worker can import the standard library
+    tmpfs, then bind the needed paths back in, so the unprivileged children can import the standard library
     and site-packages but cannot list or read the rest (e.g. root's home with its tokens)."""
     roots: dict[str, list[str]] = {h: [] for h in hide if os.path.isdir(h)}
     for path in needed:

@@ -39,7 +39,13 @@ class SandboxConfig:
     cpu_seconds: int | None = field(
         default=None, metadata=_help("CPU-seconds limit of the code's process (RLIMIT_CPU); None: ceil(timeout).")
     )
-    memory_mb: int = field(default=1024, metadata=_help("Address-space limit of each process, MiB (RLIMIT_AS)."))
+    memory_mb: int = field(
+        default=1024,
+        metadata=_help(
+            "Memory of the whole run, MiB: a cgroup limit over all its processes where one can be made, else "
+            "split into per-process address-space limits (RLIMIT_AS) whose sum stays within it."
+        ),
+    )
     max_processes: int = field(
         default=32, metadata=_help("Processes plus threads the run may have at once (RLIMIT_NPROC); stops fork bombs.")
     )
@@ -67,7 +73,10 @@ class SandboxConfig:
             "uid: per-run uid only (root, no namespaces; network and /tmp not contained). none: limits only."
         ),
     )
-    workers: int = field(default=0, metadata=_help("Parallel runs in run_many; 0: four per CPU core."))
+    workers: int = field(
+        default=0,
+        metadata=_help("Parallel runs in run_many; 0: four per CPU core, at most as many as fit half the RAM."),
+    )
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATION_MODES:

@@ -16,7 +16,10 @@ Modes, strongest first (`auto` picks the first that works, see runner.resolve_is
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import py_compile
 import secrets
 import shutil
 import sys
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 SUPERVISOR = Path(__file__).with_name("_supervisor.py")
+HELPERS = ("_wire.py", "_candidate.py", "_judge.py", "_seccomp.py")  # what the supervisor imports
 # A per-run uid far above any real account: each run's processes can only signal each other, and
 # RLIMIT_NPROC counts only them.
 UID_BASE, UID_SPAN = 1_900_000_000, 100_000_000
@@ -69,6 +73,19 @@ class Isolation:
         if self.mode == "none":
             out.append("the code runs as this user and could signal this process")
         return out
+
+
+@functools.lru_cache(maxsize=1)
+def precompile_helpers() -> None:
+    """Write the bytecode of the supervisor's helpers once: it runs with -B (never writes bytecode),
+    and compiling them from source in every run costs more than the rest of its start-up. Where the
+    package folder is read-only they are compiled per run, as before."""
+    for name in HELPERS:
+        source = str(SUPERVISOR.with_name(name))
+        try:
+            py_compile.compile(source, cfile=importlib.util.cache_from_source(source), doraise=True)
+        except (OSError, py_compile.PyCompileError):
+            pass
 
 
 def candidate_modes() -> tuple[str, ...]:

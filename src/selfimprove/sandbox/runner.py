@@ -1,7 +1,8 @@
 """The sandbox's entry points: run model-written code against tests, one run or many over a pool.
 
-Each run gets a fresh temporary directory (deleted afterwards), a fresh nonce and (where we can pick one)
-a fresh uid, and a payload file that the supervisor reads and deletes before any untrusted code starts.
+Each run gets a fresh temporary directory (deleted afterwards), a fresh nonce, (where we can pick them)
+fresh uids for the program's and the tests' processes, a memory cgroup where one can be made, and two
+files, the payload and the tests, that the supervisor deletes before any untrusted code starts.
 process.py starts and watches the child; verdict.py decides the status from the trusted supervisor's
 report, never from the code's output or exit code.
 """
@@ -33,8 +34,9 @@ _warned: set[str] = set()
 
 
 def run_tests(program: str, tests: str, timeout: float | None = None, config: SandboxConfig | None = None) -> Result:
-    """Run `program`, then `tests` in the same namespace, in a fresh sandbox; 'passed' only when the tests
-    returned normally. `timeout` (seconds) overrides config.timeout."""
+    """Run `program` in a fresh sandbox, then `tests` in a separate process that sees the program's
+    top-level names (calls cross as plain data); 'passed' only when the tests returned normally.
+    `timeout` (seconds) overrides config.timeout."""
     cfg = config or SandboxConfig()
     if timeout is not None:
         cfg = dataclasses.replace(cfg, timeout=timeout)
@@ -50,9 +52,20 @@ def run_many(
     cfg = config or SandboxConfig()
     iso = resolve_isolation(cfg)
     jobs = [_check_job(job) for job in jobs]
-    size = workers or cfg.workers or 4 * (os.cpu_count() or 1)
+    size = workers or cfg.workers or default_workers(cfg)
     with ThreadPoolExecutor(max_workers=max(1, min(size, len(jobs) or 1))) as pool:
         return list(pool.map(lambda job: _run(job[0], job[1], cfg, iso), jobs))
+
+
+def default_workers(cfg: SandboxConfig) -> int:
+    """Four runs per CPU core (most of a run is waiting on its processes), but never more than fit in
+    half of this machine's memory at memory_mb each: 12 on a 24 GiB machine at the default 1024 MiB."""
+    try:
+        memory_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 20
+    except (ValueError, OSError):
+        memory_mb = 0
+    fit = memory_mb // 2 // cfg.memory_mb if memory_mb else 4 * (os.cpu_count() or 1)
+    return max(1, min(4 * (os.cpu_count() or 1), fit))
 
 
 def _check_job(job: tuple[str, str]) -> tuple[str, str]:
@@ -95,6 +108,7 @@ def _warn_once(iso: isolation.Isolation, allow_network: bool) -> None:
 
 
 def _run(program: str, tests: str, cfg: SandboxConfig, iso: isolation.Isolation) -> Result:
+    isolation.precompile_helpers()
     start = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="selfimprove-sandbox-")
     owner = isolation.run_owner(iso.mode)
