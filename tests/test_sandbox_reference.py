@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from selfimprove.sandbox import SandboxConfig, run_many
-from selfimprove.tasks.mbpp import tests_of
+from selfimprove.tasks.mbpp import tests_of as mbpp_tests  # not test*: pytest would collect it
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def _mbpp_case(case_id: str, row: dict[str, Any]) -> Case:
     called = set(re.findall(r"\b(\w+)\s*\(", "\n".join(row["test_list"])))
     code = row["code"]
     defined = [n.name for n in ast.parse(code).body if isinstance(n, ast.FunctionDef) and n.name in called]
-    return Case(case_id, code, tests_of(row), tuple(defined))
+    return Case(case_id, code, mbpp_tests(row), tuple(defined))
 
 
 def mbpp(root: Path) -> list[Case]:
@@ -91,6 +91,15 @@ def test_reference_solutions_sample(dataset: str, shared_data: Path) -> None:
     load, every = LOADERS[dataset]
     cases = load(shared_data)
     _check(cases[::every])
+
+
+def test_mbpp_126_names_its_sum(shared_data: Path) -> None:
+    """Task 126's function is called `sum`: the tests import it from `solution` (a program's names never
+    shadow builtins otherwise), so the reference passes and a program without it fails."""
+    case = next(c for c in mbpp(shared_data) if c.id == "mbpp/126")
+    assert case.tests.startswith("from solution import sum\n")
+    results = run_many([(case.program, case.tests), ("def add(a, b):\n    return a + b\n", case.tests)], CONFIG)
+    assert [r.status for r in results] == ["passed", "failed"], results
 
 
 @pytest.mark.slow
