@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from selfimprove.sandbox import Result, SandboxConfig, cgroup, run_many, run_tests
-from selfimprove.sandbox.isolation import SUPERVISOR
+from selfimprove.sandbox.isolation import HELPERS, SUPERVISOR
 from selfimprove.sandbox.process import live_uid, pids
 from selfimprove.sandbox.runner import resolve_isolation
 
@@ -233,10 +233,12 @@ def test_writes_and_deletes_outside_the_working_directory(any_mode: str, host_ta
 
 
 def test_the_harness_and_the_tests_cannot_be_edited() -> None:
-    digest = hashlib.sha256(SUPERVISOR.read_bytes()).hexdigest()
+    files = [SUPERVISOR.with_name(name) for name in HELPERS]
+    digest = [hashlib.sha256(path.read_bytes()).hexdigest() for path in files]
     program = (
-        "import os, sys, __main__\n"
-        "targets = [__main__.__file__] + open('/proc/self/cmdline', 'rb').read().decode().split('\\0')\n"
+        "import os, sys\n"
+        "targets = [m.__file__ for m in list(sys.modules.values()) if getattr(m, '__file__', None)]\n"
+        "targets += open('/proc/self/cmdline', 'rb').read().decode().split('\\0')\n"
         "targets += [os.path.join(root, f) for root, _, files in os.walk('.') for f in files]\n"
         "for path in targets:\n"
         "    try:\n"
@@ -246,7 +248,7 @@ def test_the_harness_and_the_tests_cannot_be_edited() -> None:
     )
     result = _run(program)
     assert result.status == "failed"
-    assert hashlib.sha256(SUPERVISOR.read_bytes()).hexdigest() == digest
+    assert [hashlib.sha256(path.read_bytes()).hexdigest() for path in files] == digest
     _contained(result, 10)
 
 

@@ -1,7 +1,8 @@
 """The in-child half of the sandbox: a trusted supervisor that isolates the run and forks its two
 processes, the candidate (runs the model's program) and the judge (runs the tests, writes the verdict).
 
-`runner.py` starts this file as `python -I -B _supervisor.py PAYLOAD TESTS STATUS_FD`, as root (or as
+`runner.py` starts this file as `python -I -B -c "...import _supervisor; _supervisor.main()" PAYLOAD TESTS
+STATUS_FD` (isolation.START), as root (or as
 root of a fresh user namespace), inside new PID, mount and network namespaces when the host allows them.
 It uses the standard library only and never imports `selfimprove`; its helpers (_wire, _candidate,
 _judge, _seccomp) are loaded from this folder before anything untrusted runs.
@@ -25,6 +26,7 @@ read its memory or signal it (where uids differ). See _judge.py for what the ver
 from __future__ import annotations
 
 import ctypes
+import gc
 import marshal
 import os
 import resource
@@ -327,6 +329,7 @@ def _supervise(payload: Payload, tests_fd: int, status_fd: int) -> dict[str, obj
             lambda error: _wire.send(to_judge, _wire.encode(("raise", "SetupError", error, "setup"), None)),
         )
 
+    gc.freeze()  # the children's collections then leave the shared pages alone (fewer copy-on-write faults)
     candidate_pid = _fork(candidate)
     os.close(to_candidate)
     os.close(to_judge)
