@@ -238,38 +238,31 @@ assert get("numpy") == 7 and type(get("numpy")) is int and get("type") is int
 """
 
 
-def test_values_cross_as_exact_plain_data() -> None:
-    result = run_tests(PLAIN, PLAIN_TESTS)
-    assert result.passed, result.stderr
+EXCEPTIONS = (
+    "class Mine(Exception):\n    pass\ndef f(x):\n    if x < 0:\n        raise ValueError('negative')\n    raise Mine('own')\n",
+    "try:\n    f(-1)\n    raise AssertionError('no exception')\nexcept ValueError as e:\n    assert str(e) == 'negative'\n"
+    "try:\n    f(1)\nexcept ValueError:\n    raise AssertionError('not a ValueError')\nexcept Exception as e:\n"
+    "    assert type(e).__name__ == 'CandidateError' and 'Mine: own' in str(e)\n",
+)
+# MBPP's class-based tasks: the tests build the program's objects, set and read their attributes, pass them
+# back, iterate over them. A handle equals only itself, whatever its class's __eq__ says.
+HANDLES = (
+    "class Node:\n    def __init__(self, data):\n        self.data, self.left = data, None\n"
+    "    def __eq__(self, other):\n        return True\n"
+    "def depth(node):\n    return 0 if node is None else 1 + depth(node.left)\n"
+    "def count(n):\n    yield from range(n)\n",
+    "root = Node(1)\nroot.left = Node(2)\nroot.left.left = Node(3)\n"
+    "assert depth(root) == 3 and root.data == 1 and root.left.data == 2\n"
+    "assert root == root and root != root.left and not (root == 1)\n"
+    "assert list(count(3)) == [0, 1, 2] and 'generator' in repr(count(1))\n"
+    "assert len({root, root, root.left}) >= 2\n",
+)
 
 
-def test_exceptions_of_the_program_reach_the_tests() -> None:
-    program = "class Mine(Exception):\n    pass\ndef f(x):\n    if x < 0:\n        raise ValueError('negative')\n    raise Mine('own')\n"
-    tests = (
-        "try:\n    f(-1)\n    raise AssertionError('no exception')\nexcept ValueError as e:\n    assert str(e) == 'negative'\n"
-        "try:\n    f(1)\nexcept ValueError:\n    raise AssertionError('not a ValueError')\nexcept Exception as e:\n"
-        "    assert type(e).__name__ == 'CandidateError' and 'Mine: own' in str(e)\n"
-    )
-    result = run_tests(program, tests)
-    assert result.passed, result.stderr
-
-
-def test_objects_of_the_program_stay_there_as_handles() -> None:
-    """MBPP's class-based tasks: the tests build the program's objects, set and read their attributes,
-    pass them back, iterate over them. A handle equals only itself."""
-    program = (
-        "class Node:\n    def __init__(self, data):\n        self.data, self.left = data, None\n"
-        "    def __eq__(self, other):\n        return True\n"
-        "def depth(node):\n    return 0 if node is None else 1 + depth(node.left)\n"
-        "def count(n):\n    yield from range(n)\n"
-    )
-    tests = (
-        "root = Node(1)\nroot.left = Node(2)\nroot.left.left = Node(3)\n"
-        "assert depth(root) == 3 and root.data == 1 and root.left.data == 2\n"
-        "assert root == root and root != root.left and not (root == 1)\n"
-        "assert list(count(3)) == [0, 1, 2] and 'generator' in repr(count(1))\n"
-        "assert len({root, root, root.left}) >= 2\n"
-    )
+@pytest.mark.parametrize(
+    ("program", "tests"), [(PLAIN, PLAIN_TESTS), EXCEPTIONS, HANDLES], ids=["plain data", "exceptions", "handles"]
+)
+def test_what_crosses_between_the_program_and_the_tests(program: str, tests: str) -> None:
     result = run_tests(program, tests)
     assert result.passed, result.stderr
 
