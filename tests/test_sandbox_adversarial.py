@@ -606,6 +606,8 @@ def add(a, b):
 def test_memory_bounds_the_whole_run() -> None:
     """Four processes of 300 MiB each, under memory_mb=512: each fits the per-process limit, the run does
     not. One process of 300 MiB at a time does."""
+    if cgroup.parent() is None:
+        pytest.skip("no writable memory cgroup here; the per-process fallback is tested below")
     together = _run(FORKED_MEMORY.format(mb=300, forks=4), timeout=20, memory_mb=512)
     assert together.status in ("failed", "killed"), together
     _contained(together, 21)
