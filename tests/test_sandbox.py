@@ -239,8 +239,10 @@ assert get("numpy") == 7 and type(get("numpy")) is int and get("type") is int
 
 
 EXCEPTIONS = (
-    "class Mine(Exception):\n    pass\ndef f(x):\n    if x < 0:\n        raise ValueError('negative')\n    raise Mine('own')\n",
-    "try:\n    f(-1)\n    raise AssertionError('no exception')\nexcept ValueError as e:\n    assert str(e) == 'negative'\n"
+    "class Mine(Exception):\n    pass\n"
+    "def f(x):\n    if x < 0:\n        raise ValueError('negative')\n    raise Mine('own')\n",
+    "try:\n    f(-1)\n    raise AssertionError('no exception')\n"
+    "except ValueError as e:\n    assert str(e) == 'negative'\n"
     "try:\n    f(1)\nexcept ValueError:\n    raise AssertionError('not a ValueError')\nexcept Exception as e:\n"
     "    assert type(e).__name__ == 'CandidateError' and 'Mine: own' in str(e)\n",
 )

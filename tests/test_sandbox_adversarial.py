@@ -515,7 +515,8 @@ LIARS = {
     ),
     "shadow a builtin the tests use": ("def abs(x):\n    return 0\n" + WRONG, "assert abs(add(1, 2) - 3) < 1e-9\n"),
     "shadow a module the tests use": (
-        "import math\nclass _M:\n    @staticmethod\n    def isclose(*a, **k):\n        return True\nmath = _M()\n" + WRONG,
+        "import math\nclass _M:\n    @staticmethod\n    def isclose(*a, **k):\n        return True\n"
+        "math = _M()\n" + WRONG,
         "assert math.isclose(add(1, 2), 3)\n",
     ),
     "a fake module object": (
@@ -541,7 +542,10 @@ LIARS = {
         "def add(a, b):\n    return R()\n",
         "assert str(add(1, 2)) == '3'\n",
     ),
-    "deeply nested return value": ("def add(a, b):\n    x = []\n    for _ in range(5000):\n        x = [x]\n    return x\n", TESTS),
+    "deeply nested return value": (
+        "def add(a, b):\n    x = []\n    for _ in range(5000):\n        x = [x]\n    return x\n",
+        TESTS,
+    ),
 }
 
 

@@ -3,9 +3,10 @@ boundary, and write the verdict.
 
 The candidate's program runs in another process, under another uid where there is one, and this process
 is not dumpable, so the program can neither read nor write this process's memory, nor trace it; it shares
-no file the judge reads. Each top-level name of the program appears here as a `Remote`: calling it sends
-(name, arguments) to the candidate and decodes the reply with _wire.py, which builds only exact built-in
-types. So every comparison in the tests runs here, on plain data, with this interpreter's builtins:
+no file the judge reads. Each top-level name of the program appears here as a `Remote` (small scalars
+as their value): calling it sends (handle, arguments) to the candidate and decodes the reply with
+_wire.py, which builds only exact built-in types. So every comparison in the tests runs here, on plain
+data, with this interpreter's builtins:
 
 - an object that is not plain data stays in the candidate as a handle; here it equals only itself (a
   forged __eq__ never runs), orders with nothing, and its len/str/iteration/attributes come back as plain
@@ -67,7 +68,9 @@ class Link:
             raise CandidateError(self.broken)
         return message
 
-    def request(self, op: str, target: Remote, args: tuple[object, ...] = (), kwargs: dict[str, object] | None = None) -> object:
+    def request(
+        self, op: str, target: Remote, args: tuple[object, ...] = (), kwargs: dict[str, object] | None = None
+    ) -> object:
         if self.broken:
             raise CandidateError(self.broken)
         body = _wire.encode((op, target._number, args, kwargs or {}), _refs)  # noqa: SLF001

@@ -2,9 +2,10 @@
 carries Python's plain types exactly, and nothing else.
 
 Plain: None, bool, int, float (nan, inf and -0.0 kept), complex, str, bytes, list, tuple, dict (any plain
-keys), set, frozenset, nested to DEPTH_CAP, and the built-in types themselves (by name). Anything else travels as a `handle`: a number naming an
-object that stays in the candidate's process. Decoding builds only exact built-in
-types, so no value the judge receives can carry code of the candidate (no forged __eq__, no str subclass).
+keys), set, frozenset, nested to DEPTH_CAP, and the built-in types themselves (by name). Anything else
+travels as a `handle`: a number naming an object that stays in the candidate's process. Decoding builds
+only exact built-in types, so no value the judge receives can carry code of the candidate (no forged
+__eq__, no str subclass).
 
 Hand-written rather than pickle (runs code on load), marshal (documented unsafe on crafted input) or
 JSON (loses tuples, sets, bytes, non-str keys, nan): the judge must decode bytes written by an attacker.

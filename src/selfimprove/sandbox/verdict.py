@@ -1,9 +1,10 @@
 """Turn what the parent observed into a status. The only place where 'passed' is decided.
 
 'passed' needs all of: the trusted supervisor's report, the judge's exit code 0, and exactly one message
-on the verdict channel (which only the judge holds), saying passed and carrying this run's nonce. Printing "passed", exiting early
-with code 0, raising SystemExit, writing guesses into every file descriptor, or forking so that two
-processes report all end as failed: none of them can produce that message with the right nonce.
+on the verdict channel (which only the judge holds), saying passed and carrying this run's nonce.
+Printing "passed", exiting early with code 0, raising SystemExit, writing guesses into every file
+descriptor, or forking so that two processes report all end as failed: none of them can produce that
+message with the right nonce.
 """
 
 from __future__ import annotations
