@@ -479,6 +479,15 @@ FORGERIES = {
         "texts = [o['tests'] for o in found if isinstance(o.get('tests'), str)]\n"
         "def add(a, b):\n    return 3 if any('add(1, 2)' in t for t in texts) else 0\n"
     ),
+    "ptrace or read the memory of any other process": (
+        "import ctypes, glob, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "def reached():  # called from the tests: the judge runs by then\n"
+        "    for pid in [int(p.split('/')[2]) for p in glob.glob('/proc/[0-9]*')]:\n"
+        "        if pid != os.getpid() and libc.ptrace(16, pid, 0, 0) == 0:\n            return True\n"
+        "        try:\n            open(f'/proc/{pid}/mem', 'rb').close()\n            return pid != os.getpid()\n"
+        "        except OSError:\n            pass\n    return False\n"
+        "def add(a, b):\n    return a + b if reached() else 0\n"
+    ),
     "/proc of every process": (
         "import glob, os\nfor path in glob.glob('/proc/[0-9]*/fd/*') + glob.glob('/proc/[0-9]*/mem'):\n"
         "    try:\n        fd = os.open(path, os.O_WRONLY)\n"
