@@ -20,6 +20,9 @@ data, with this interpreter's builtins:
   StopIteration from a call is a CandidateError, so it cannot end the tests' own loops early;
 - a candidate that dies, hangs, floods or breaks the protocol makes the call raise (or time out).
 
+Not carried: functions or objects of the tests as arguments (TypeError), and the program's changes to
+its arguments (it works on copies). No HumanEval or MBPP test needs either.
+
 Standard library only (loaded by _supervisor.py).
 """
 
