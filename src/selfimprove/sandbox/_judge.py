@@ -14,7 +14,7 @@ data, with this interpreter's builtins:
 - the program's names never shadow a builtin or a standard-library module the tests use (`abs`, `math`),
   unless the tests import that name from `solution` on purpose (MBPP task 126 defines `sum`);
 - names the program bound to modules are imported here by their name, from this interpreter's read-only
-  paths, never taken from the candidate;
+  paths, never taken from the candidate (and a standard-library name only as that very module);
 - an exception of the candidate comes back as its type name and message, raised here as the built-in
   exception of that name (so tests that expect a ValueError still work), else as CandidateError; a
   StopIteration from a call is a CandidateError, so it cannot end the tests' own loops early;
@@ -197,7 +197,8 @@ def _namespace(exports: dict[Any, Any], modules: dict[Any, Any], used: set[str])
             except Exception:  # noqa: BLE001, S112 - not importable here: the tests cannot use it either
                 continue
             setattr(solution, name, module)
-            if name not in vars(builtins):
+            # `import numpy as np` lends np; but `math` must be the real math, not another module so named
+            if name not in vars(builtins) and (name not in protected or name == module_name):
                 namespace[name] = module
     for name, value in exports.items():
         if type(name) is str and not name.startswith("__"):
