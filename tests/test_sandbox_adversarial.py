@@ -532,10 +532,6 @@ LIARS = {
         "import types\nmath = types.ModuleType('math')\nmath.isclose = lambda *a, **k: True\n" + WRONG,
         "assert math.isclose(add(1, 2), 3)\n",
     ),
-    "another real module named math": (
-        "import unittest.mock as math\n" + WRONG,
-        "assert math.isclose(add(1, 2), 3)\n",
-    ),
     "StopIteration ends the tests' loop": (
         "def add(a, b):\n    raise StopIteration\n",
         "assert all(map(lambda p: add(*p) == sum(p), [(1, 2), (2, 2)]))\n",
