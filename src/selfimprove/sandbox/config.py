@@ -47,7 +47,11 @@ class SandboxConfig:
         ),
     )
     max_processes: int = field(
-        default=32, metadata=_help("Processes plus threads the run may have at once (RLIMIT_NPROC); stops fork bombs.")
+        default=32,
+        metadata=_help(
+            "Processes plus threads the program may have at once (RLIMIT_NPROC); stops fork bombs. Without a "
+            "memory cgroup, fewer: as many as memory_mb allows at 256 MiB each."
+        ),
     )
     max_file_mb: int = field(default=16, metadata=_help("Largest file the code may write, MiB (RLIMIT_FSIZE)."))
     disk_mb: int = field(
