@@ -474,11 +474,6 @@ FORGERIES = {
         "            ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(f), ctypes.c_int(0))\n"
         "    f = f.f_back\n" + WRONG
     ),
-    "the tests are not in the program's memory": (
-        "import gc\nfound = [o for o in gc.get_objects() if isinstance(o, dict) and 'tests' in o]\n"
-        "texts = [o['tests'] for o in found if isinstance(o.get('tests'), str)]\n"
-        "def add(a, b):\n    return 3 if any('add(1, 2)' in t for t in texts) else 0\n"
-    ),
     "ptrace or read the memory of any other process": (
         "import ctypes, glob, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
         "def reached():  # called from the tests: the judge runs by then\n"
@@ -501,6 +496,38 @@ def test_verdict_cannot_be_forged_from_the_programs_interpreter(program: str) ->
     result = _run(program, timeout=5)
     assert result.status == "failed" and "AssertionError" in result.detail, result
     _contained(result, 6)
+
+
+MEMORY_SCAN = """
+import ctypes, os, re
+ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: makes /proc/self/mem ours to read
+def scan():
+    found = set()
+    fd = os.open("/proc/self/mem", os.O_RDONLY)
+    for line in open("/proc/self/maps"):
+        span, perms = line.split()[:2]
+        if perms[0] != "r" or line.rstrip().endswith(("[vvar]", "[vsyscall]")):
+            continue
+        start, end = (int(x, 16) for x in span.split("-"))
+        try:
+            found.update(re.findall(rb"== '([0-9a-f]{32})'", os.pread(fd, end - start, start)))
+        except OSError:
+            pass
+    return found
+def add(a, b):
+    found = scan()
+    return found.pop().decode() if len(found) == 1 else 0
+"""
+
+
+def test_the_tests_are_never_in_the_programs_memory() -> None:
+    """Hidden tests (HumanEval's) stay hidden: the program reads every byte of its own memory, looking for
+    the test's secret value. The tests are read by the supervisor only after the program's process
+    was forked."""
+    secret = uuid.uuid4().hex
+    result = _run(MEMORY_SCAN, f"assert add(1, 2) == '{secret}'\n", timeout=20)
+    assert result.status == "failed" and "AssertionError" in result.detail, result
+    _contained(result, 21)
 
 
 # --- values that lie about what they are ------------------------------------------------------------------
