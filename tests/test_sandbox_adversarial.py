@@ -476,7 +476,7 @@ FORGERIES = {
     ),
     "ptrace or read the memory of any other process": (
         "import ctypes, glob, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-        "def reached():  # called from the tests: the judge runs by then\n"
+        "def reached():  # called from the tests: the tester runs by then\n"
         "    for pid in [int(p.split('/')[2]) for p in glob.glob('/proc/[0-9]*')]:\n"
         "        if pid != os.getpid() and libc.ptrace(16, pid, 0, 0) == 0:\n            return True\n"
         "        try:\n            open(f'/proc/{pid}/mem', 'rb').close()\n            return pid != os.getpid()\n"

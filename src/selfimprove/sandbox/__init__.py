@@ -15,13 +15,13 @@ working directory and /tmp; plus CPU, memory, process, file-size and output limi
 whitelisted environment. Weaker fallbacks are warned about once and recorded in each result.
 
 Threat model. The program is hostile: it may have been written (or trained) to make a wrong answer
-pass. It runs in its own process, the candidate; the tests run in another, the judge (_judge.py),
+pass. It runs in its own process, the candidate; the tests run in another, the tester (_tester.py),
 forked by the trusted supervisor after the candidate, under a different uid where uids can be picked
-(else with every capability dropped and not dumpable). The candidate holds only two pipes to the judge;
-it never has the tests, the nonce or the verdict channel in its memory or its descriptors. The judge
+(else with every capability dropped and not dumpable). The candidate holds only two pipes to the tester;
+it never has the tests, the nonce or the verdict channel in its memory or its descriptors. The tester
 calls the program's top-level functions across the pipes and gets back plain data only (_wire.py:
 exact built-in types, nothing with code of the program), so every comparison in the tests runs on the
-judge's side with the judge's builtins. What this rules out, each in tests/test_sandbox_adversarial.py:
+tester's side with the tester's builtins. What this rules out, each in tests/test_sandbox_adversarial.py:
   - forging 'passed' from inside the interpreter: walking frames (sys._getframe, inspect, tracebacks,
     gc.get_objects, from a thread or a signal handler), rewriting the harness's locals through ctypes,
     patching builtins, os, sys or the harness, writing guesses into every descriptor, exiting early,
@@ -37,8 +37,8 @@ What it does not rule out: a program that is right on the tests' inputs and wron
 hard-codes answers it saw in the prompt (MBPP shows its asserts) -- weak tests, not a broken sandbox;
 a kernel exploit; and, in the weaker modes (uid, none), the gaps their warnings name.
 
-Verdicts (verdict.py): 'passed' needs a message carrying a per-run nonce, written by the judge after the
-tests returned, exactly once, and the judge's exit code 0. Objects that are not plain data stay in the
+Verdicts (verdict.py): 'passed' needs a message carrying a per-run nonce, written by the tester after the
+tests returned, exactly once, and the tester's exit code 0. Objects that are not plain data stay in the
 candidate as handles: equal only to themselves; their attributes, len, str and iteration come back as
 plain data. Exceptions come back as the built-in exception of the same name (so tests expecting a
 ValueError still work), else CandidateError. Defaults (memory_mb=1024 for a whole run, at most

@@ -1,14 +1,14 @@
-"""The candidate's process: run the model's program, then answer the judge's calls into it.
+"""The candidate's process: run the model's program, then answer the tester's calls into it.
 
-Untrusted code runs here and only here. The process holds two pipe ends to the judge and its stdout and
+Untrusted code runs here and only here. The process holds two pipe ends to the tester and its stdout and
 stderr; it never sees the tests, the nonce or the verdict channel. Whatever this file does can be undone
 by the program (it shares the interpreter), so nothing here decides anything: it only turns objects into
-plain data for the judge, which trusts none of it (see _judge.py).
+plain data for the tester, which trusts none of it (see _tester.py).
 
 Messages (_wire.py): after the program ran, one ("ready", exports, modules) or ("raise", type name,
 message, phase); then, per request (op, handle, args, kwargs), one ("ok", value), ("raise", type name,
 message) or ("stop",). Top-level names become exports: small scalars as values, everything else as a
-handle; names bound to modules are sent as the module's name, for the judge to import on its own.
+handle; names bound to modules are sent as the module's name, for the tester to import on its own.
 Standard library only (loaded by _supervisor.py).
 """
 
@@ -41,7 +41,7 @@ class Kept:
 
 
 class Objects:
-    """The candidate's side of handles: objects the judge refers to by number (1, 2, ...)."""
+    """The candidate's side of handles: objects the tester refers to by number (1, 2, ...)."""
 
     def __init__(self) -> None:
         self.table: list[object] = []
@@ -132,7 +132,7 @@ def _apply(objects: Objects, request: object) -> tuple[object, ...]:
 
 
 def serve(program: str, inbox: int, outbox: int, refuse_tracing: object) -> NoReturn:
-    """Run `program`, tell the judge what it defined, then answer requests until the judge is done."""
+    """Run `program`, tell the tester what it defined, then answer requests until the tester is done."""
     objects = Objects()
     write_back, receive, exit_, getpid = _wire.send, _wire.receive, os._exit, os.getpid  # before the program runs
     me = getpid()
@@ -166,7 +166,7 @@ def serve(program: str, inbox: int, outbox: int, refuse_tracing: object) -> NoRe
     while True:
         try:
             body = receive(inbox)
-        except BaseException:  # noqa: BLE001 - the judge only sends what it should; a broken pipe ends us
+        except BaseException:  # noqa: BLE001 - the tester only sends what it should; a broken pipe ends us
             body = None
         if body is None:
             _flush()

@@ -1,11 +1,11 @@
 """The in-child half of the sandbox: a trusted supervisor that isolates the run and forks its two
-processes, the candidate (runs the model's program) and the judge (runs the tests, writes the verdict).
+processes, the candidate (runs the model's program) and the tester (runs the tests, writes the verdict).
 
 `runner.py` starts this file as `python -I -B -c "...import _supervisor; _supervisor.main()" PAYLOAD TESTS
 STATUS_FD` (isolation.START), as root (or as
 root of a fresh user namespace), inside new PID, mount and network namespaces when the host allows them.
 It uses the standard library only and never imports `selfimprove`; its helpers (_wire, _candidate,
-_judge, _seccomp) are loaded from this folder before anything untrusted runs.
+_tester, _seccomp) are loaded from this folder before anything untrusted runs.
 
 The supervisor (trusted, never runs model code):
   1. joins the run's memory cgroup, if the parent made one; opens the tests file and deletes both files;
@@ -13,14 +13,14 @@ The supervisor (trusted, never runs model code):
      /var/tmp, /dev/shm and the working directory, re-exposes read-only the interpreter's own paths that
      lay under them (a virtualenv in /tmp), and hides non-traversable directories (e.g. /root);
   3. forks the candidate with the program only (the tests are read after that fork, so they are never
-     in its memory), then forks the judge with the tests and the nonce; the two talk over two pipes;
-  4. waits for the judge, ends the candidate, and relays the judge's exit status and verdict bytes to
+     in its memory), then forks the tester with the tests and the nonce; the two talk over two pipes;
+  4. waits for the tester, ends the candidate, and relays the tester's exit status and verdict bytes to
      the parent on a pipe only the supervisor holds (or the candidate's signal, when it was killed by
      a limit and the tests did not pass).
 
 Each child sets resource limits, drops to its own unprivileged uid (or drops all capabilities), refuses
-unix sockets (_seccomp.py), and the judge makes itself non-dumpable, so the candidate cannot trace it,
-read its memory or signal it (where uids differ). See _judge.py for what the verdict rests on.
+unix sockets (_seccomp.py), and the tester makes itself non-dumpable, so the candidate cannot trace it,
+read its memory or signal it (where uids differ). See _tester.py for what the verdict rests on.
 """
 
 from __future__ import annotations
@@ -47,12 +47,12 @@ SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
 PR_CAPBSET_DROP, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 24, 4, 38
 LINUX = sys.platform.startswith("linux")  # elsewhere only mode 'none' exists: limits, best effort
 VERDICT_CAP = 65536
-CANDIDATE_GRACE = 0.5  # seconds a candidate may take to end by itself after the judge failed
+CANDIDATE_GRACE = 0.5  # seconds a candidate may take to end by itself after the tester failed
 
 _libc = ctypes.CDLL(None, use_errno=True)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _candidate  # noqa: E402
-import _judge  # noqa: E402
+import _tester  # noqa: E402
 import _seccomp  # noqa: E402
 import _wire  # noqa: E402
 
@@ -316,40 +316,40 @@ def _fork(body: Callable[[], NoReturn]) -> int:
 
 
 def _supervise(payload: Payload, tests_fd: int, status_fd: int) -> dict[str, object]:
-    """Fork the candidate, read the tests, fork the judge; wait for the judge and describe how it ended."""
-    to_candidate, from_judge = os.pipe()  # (read, write) for requests
-    from_candidate, to_judge = os.pipe()  # (read, write) for replies
-    candidate_fds = (to_candidate, to_judge)
+    """Fork the candidate, read the tests, fork the tester; wait for the tester and describe how it ended."""
+    to_candidate, from_tester = os.pipe()  # (read, write) for requests
+    from_candidate, to_tester = os.pipe()  # (read, write) for replies
+    candidate_fds = (to_candidate, to_tester)
 
     def candidate() -> NoReturn:
         os.close(status_fd)  # before anything: this fd reaches the parent
         _child(
             lambda: _enter(payload, payload["owner"], payload["workdir"], candidate_fds),
-            lambda: _candidate.serve(payload["program"], to_candidate, to_judge, _refuse_tracing),
-            lambda error: _wire.send(to_judge, _wire.encode(("raise", "SetupError", error, "setup"), None)),
+            lambda: _candidate.serve(payload["program"], to_candidate, to_tester, _refuse_tracing),
+            lambda error: _wire.send(to_tester, _wire.encode(("raise", "SetupError", error, "setup"), None)),
         )
 
     gc.freeze()  # the children's collections then leave the shared pages alone (fewer copy-on-write faults)
     candidate_pid = _fork(candidate)
     os.close(to_candidate)
-    os.close(to_judge)
+    os.close(to_tester)
     with os.fdopen(tests_fd, "rb") as fh:
         secret = marshal.load(fh)  # read only now: never in the candidate's memory
     verdict_r, verdict_w = os.pipe()
-    judge_fds = (from_candidate, from_judge, verdict_w)
+    tester_fds = (from_candidate, from_tester, verdict_w)
 
-    def judge() -> NoReturn:
+    def tester() -> NoReturn:
         os.close(status_fd)
         _child(
-            lambda: _enter(payload, payload["judge"], "/", judge_fds),
-            lambda: _run_judge(secret, from_candidate, from_judge, verdict_w, payload),
+            lambda: _enter(payload, payload["tester"], "/", tester_fds),
+            lambda: _run_tester(secret, from_candidate, from_tester, verdict_w, payload),
             lambda error: os.write(verdict_w, b"error\tsetup\t" + error.encode("unicode_escape") + b"\n"),
         )
 
-    judge_pid = _fork(judge)
-    for fd in (from_candidate, from_judge, verdict_w):
+    tester_pid = _fork(tester)
+    for fd in (from_candidate, from_tester, verdict_w):
         os.close(fd)
-    _, status = os.waitpid(judge_pid, 0)
+    _, status = os.waitpid(tester_pid, 0)
     os.set_blocking(verdict_r, False)
     try:
         verdict = os.read(verdict_r, VERDICT_CAP)
@@ -359,7 +359,7 @@ def _supervise(payload: Payload, tests_fd: int, status_fd: int) -> dict[str, obj
     candidate_signal = _end_candidate(candidate_pid, waited=not verdict.startswith(b"passed\t"))
     if payload["drop"] == "uid" and not payload["pid_namespace"]:
         _kill_uid(payload["owner"])
-        _kill_uid(payload["judge"])
+        _kill_uid(payload["tester"])
     report: dict[str, object] = {"verdict": verdict}
     if os.WIFSIGNALED(status):
         report["signal"] = os.WTERMSIG(status)
@@ -370,11 +370,11 @@ def _supervise(payload: Payload, tests_fd: int, status_fd: int) -> dict[str, obj
     return report
 
 
-def _run_judge(secret: dict[str, str], inbox: int, outbox: int, verdict_fd: int, payload: Payload) -> NoReturn:
+def _run_tester(secret: dict[str, str], inbox: int, outbox: int, verdict_fd: int, payload: Payload) -> NoReturn:
     if LINUX and not (payload["drop"] == "uid" and not payload["mount_namespace"]):
         # not traceable, no /proc/PID/mem or fd for the candidate (uid mode: the uids differ already)
         _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")
-    _judge.judge(secret["tests"], secret["nonce"].encode("ascii"), inbox, outbox, verdict_fd)
+    _tester.tester(secret["tests"], secret["nonce"].encode("ascii"), inbox, outbox, verdict_fd)
 
 
 def _end_candidate(pid: int, waited: bool) -> int | None:

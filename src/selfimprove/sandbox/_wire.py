@@ -1,14 +1,14 @@
-"""The only way values cross between the candidate's process and the judge's: a tagged byte format that
+"""The only way values cross between the candidate's process and the tester's: a tagged byte format that
 carries Python's plain types exactly, and nothing else.
 
 Plain: None, bool, int, float (nan, inf and -0.0 kept), complex, str, bytes, list, tuple, dict (any plain
 keys), set, frozenset, nested to DEPTH_CAP, and the built-in types themselves (by name). Anything else
 travels as a `handle`: a number naming an object that stays in the candidate's process. Decoding builds
-only exact built-in types, so no value the judge receives can carry code of the candidate (no forged
+only exact built-in types, so no value the tester receives can carry code of the candidate (no forged
 __eq__, no str subclass).
 
 Hand-written rather than pickle (runs code on load), marshal (documented unsafe on crafted input) or
-JSON (loses tuples, sets, bytes, non-str keys, nan): the judge must decode bytes written by an attacker.
+JSON (loses tuples, sets, bytes, non-str keys, nan): the tester must decode bytes written by an attacker.
 Standard library only: this file is loaded by _supervisor.py, which never imports the package.
 """
 

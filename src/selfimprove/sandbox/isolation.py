@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 SUPERVISOR = Path(__file__).with_name("_supervisor.py")
-HELPERS = ("_supervisor.py", "_wire.py", "_candidate.py", "_judge.py", "_seccomp.py")
+HELPERS = ("_supervisor.py", "_wire.py", "_candidate.py", "_tester.py", "_seccomp.py")
 # Started as an import, not as a script: an imported module's bytecode is cached, a script's never is
 # (compiling the supervisor took 12 ms of every run). argv after -c stays PAYLOAD TESTS STATUS_FD.
 START = (
@@ -112,20 +112,20 @@ def run_owner(mode: str) -> int:
 
 
 def payload_fields(mode: str, owner: int) -> dict[str, Any]:
-    """What the supervisor needs to know about the mode. The judge gets a uid of its own where we pick
+    """What the supervisor needs to know about the mode. The tester gets a uid of its own where we pick
     uids, so the candidate can neither signal nor trace it."""
     namespaced = mode in ("namespaces", "userns")
     hide = [str(Path.home())] if mode == "userns" else []
     drop = {"namespaces": "uid", "uid": "uid", "userns": "caps", "none": None}[mode]
-    judge = run_owner(mode)
-    while judge == owner and mode in ("namespaces", "uid"):
-        judge = run_owner(mode)
+    tester = run_owner(mode)
+    while tester == owner and mode in ("namespaces", "uid"):
+        tester = run_owner(mode)
     return {
         "mount_namespace": namespaced,
         "pid_namespace": namespaced,
         "drop": drop,
         "owner": owner,
-        "judge": judge,
+        "tester": tester,
         "hide": hide,
     }
 

@@ -114,7 +114,7 @@ def _run(program: str, tests: str, cfg: SandboxConfig, iso: isolation.Isolation)
     owner = isolation.run_owner(iso.mode)
     nonce = secrets.token_hex(16)
     fields = isolation.payload_fields(iso.mode, owner)
-    owners = (owner, fields["judge"])
+    owners = (owner, fields["tester"])
     group = cgroup.create(cfg.memory_mb << 20)
     try:
         paths = _write_payload(workdir, program, tests, nonce, cfg, fields, group)
@@ -131,7 +131,7 @@ def _run(program: str, tests: str, cfg: SandboxConfig, iso: isolation.Isolation)
 def fallback_limits(cfg: SandboxConfig) -> tuple[int, int]:
     """(MiB per process, processes) without a cgroup: processes x MiB stays within memory_mb, each process
     gets at least FALLBACK_FLOOR_MB (an interpreter with numpy needs about that), and never more
-    processes than max_processes. The judge, one more process, gets the same per-process limit."""
+    processes than max_processes. The tester, one more process, gets the same per-process limit."""
     per_process = max(cfg.memory_mb // cfg.max_processes, min(FALLBACK_FLOOR_MB, cfg.memory_mb))
     return per_process, max(1, min(cfg.max_processes, cfg.memory_mb // per_process))
 

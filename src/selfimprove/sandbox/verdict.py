@@ -1,7 +1,7 @@
 """Turn what the parent observed into a status. The only place where 'passed' is decided.
 
-'passed' needs all of: the trusted supervisor's report, the judge's exit code 0, and exactly one message
-on the verdict channel (which only the judge holds), saying passed and carrying this run's nonce.
+'passed' needs all of: the trusted supervisor's report, the tester's exit code 0, and exactly one message
+on the verdict channel (which only the tester holds), saying passed and carrying this run's nonce.
 Printing "passed", exiting early with code 0, raising SystemExit, writing guesses into every file
 descriptor, or forking so that two processes report all end as failed: none of them can produce that
 message with the right nonce.
@@ -47,7 +47,7 @@ def _from_signal(number: int, cpu_limit: int) -> tuple[Status, str]:
 
 
 def _from_verdict(verdict: bytes, nonce: str, exit_code: int | None) -> tuple[Status, str]:
-    """The judge writes one line: b"passed\t<nonce>\t" or b"failed|error\t<phase>\t<escaped error>"."""
+    """The tester writes one line: b"passed\t<nonce>\t" or b"failed|error\t<phase>\t<escaped error>"."""
     lines = verdict.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
@@ -72,7 +72,7 @@ def _from_verdict(verdict: bytes, nonce: str, exit_code: int | None) -> tuple[St
 
 
 def decide(observed: Observed, nonce: str) -> tuple[Status, str, int | None]:
-    """(status, detail, return code: the judge's exit code, or -signal of the judge or of a candidate
+    """(status, detail, return code: the tester's exit code, or -signal of the tester or of a candidate
     that a limit killed)."""
     if observed.stopped == "timeout":
         return "timeout", f"wall-clock limit of {observed.timeout:g} s exceeded", None

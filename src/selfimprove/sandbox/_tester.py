@@ -1,9 +1,9 @@
-"""The judge's process: run the tests (trusted dataset code) against the candidate across a process
+"""The tester's process: run the tests (trusted dataset code) against the candidate across a process
 boundary, and write the verdict.
 
 The candidate's program runs in another process, under another uid where there is one, and this process
 is not dumpable, so the program can neither read nor write this process's memory, nor trace it; it shares
-no file the judge reads. Each top-level name of the program appears here as a `Remote` (small scalars
+no file the tester reads. Each top-level name of the program appears here as a `Remote` (small scalars
 as their value): calling it sends (handle, arguments) to the candidate and decodes the reply with
 _wire.py, which builds only exact built-in types. So every comparison in the tests runs here, on plain
 data, with this interpreter's builtins:
@@ -50,7 +50,7 @@ class CandidateError(Exception):
 
 
 class Link:
-    """The judge's end of the two pipes to the candidate."""
+    """The tester's end of the two pipes to the candidate."""
 
     def __init__(self, inbox: int, outbox: int) -> None:
         self.inbox, self.outbox, self.broken = inbox, outbox, ""
@@ -209,7 +209,7 @@ def _namespace(exports: dict[Any, Any], modules: dict[Any, Any], used: set[str])
     return namespace
 
 
-def judge(tests: str, nonce: bytes, inbox: int, outbox: int, verdict_fd: int) -> NoReturn:
+def tester(tests: str, nonce: bytes, inbox: int, outbox: int, verdict_fd: int) -> NoReturn:
     """Compile the tests, wait for the program, run the tests, write the one verdict line."""
 
     def verdict(status: str, phase: str, error: str) -> NoReturn:
