@@ -76,13 +76,16 @@ def ls_command() -> None:
 
 
 @app.command("pretrain")
-def pretrain_command(args: ConfigArgs = None) -> None:
+def pretrain_command(
+    args: ConfigArgs = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the checkpoint already in `out`.")] = False,
+) -> None:
     """Build and train the tiny seed model on the arith `seed` split (a standard HF checkpoint)."""
     from selfimprove.tiny.pretrain import PretrainConfig, pretrain
 
     path, overrides = split_args(args)
     cfg = load_config(PretrainConfig, path, overrides)
-    out, seconds = pretrain(cfg)
+    out, seconds = pretrain(cfg, overwrite=overwrite)
     print(f"seed model saved to {out} (trained for {seconds:.0f} s)")
 
 

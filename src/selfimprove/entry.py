@@ -76,6 +76,11 @@ def run_app(app: typer.Typer, name: str, resumable: Sequence[str] = (), args: li
     except typer.TyperException as e:  # typer's own click: usage errors (exit_code 2) and the like
         usage_error(e)
         sys.exit(2)
+    except OSError as e:  # a file or folder the user named cannot be read or written (permissions, disk full)
+        if e.filename is None:
+            raise
+        error_line(f"{e.filename}: {e.strerror or e}; check the path and its permissions")
+        sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
         code = INTERRUPTED
     if code == INTERRUPTED:

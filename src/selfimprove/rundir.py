@@ -211,6 +211,15 @@ def open_run(config: C, fresh: bool = False, force_config: bool = False) -> tupl
     return run, config
 
 
+def run_root_of(path: Path) -> Path | None:
+    """The run directory that `path` is, or lies inside of (a folder with config.yaml and iteration folders or
+    metrics.jsonl), else None."""
+    for folder in [Path(path), *Path(path).parents]:
+        if (folder / "config.yaml").is_file() and (any(folder.glob("iter_*")) or (folder / "metrics.jsonl").exists()):
+            return folder
+    return None
+
+
 def read_records_rows(path: Path) -> list[dict[str, Any]]:
     """All rows of a JSONL file of the run (a missing file is a broken run directory, said plainly)."""
     if not path.is_file():
