@@ -35,13 +35,19 @@ def check_output_file(path: Path, option: str) -> None:
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{option} {path} is a folder; give the name of a file to write")
-    parent = path.parent
+    parent = check_parent(path, option)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {path}: no permission to write in {parent}")
+
+
+def check_parent(path: Path, option: str) -> Path:
+    """The nearest existing folder above `path` (where it would be created); a UserError when that is a file."""
+    parent = Path(path).parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
         raise UserError(f"{option} {path}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{option} {path}: no permission to write in {parent}")
+    return parent
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:

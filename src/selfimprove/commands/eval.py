@@ -13,7 +13,7 @@ from selfimprove.compositional.evaluate import CompositionalSection
 from selfimprove.compositional.suite import suite_metrics
 from selfimprove.config import Section, dump_config
 from selfimprove.evaluate import EvalSection, evaluate_split
-from selfimprove.jsonl import write_atomic, write_jsonl
+from selfimprove.jsonl import check_parent, write_atomic, write_jsonl
 from selfimprove.metrics import EmbeddingCache
 from selfimprove.metrics.summary import summarize_splits
 from selfimprove.report.console import metrics_table
@@ -59,11 +59,7 @@ def check_out_folder(out: Path) -> None:
         if foreign:
             raise UserError(f"--out {out} holds files `selfimprove eval` did not write ({', '.join(foreign[:3])}"
                             f"{', ...' if len(foreign) > 3 else ''}); give a new or empty folder")
-    parent = out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UserError(f"--out {out}: {parent} is a file, not a folder")
+    check_parent(out, "--out")
 
 
 def run_eval(cfg: EvalConfig) -> dict:
