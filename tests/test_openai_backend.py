@@ -257,9 +257,9 @@ def test_the_first_fatal_error_cancels_the_requests_in_flight():
 def test_ctrl_c_on_eval_against_a_hung_server_exits_130_at_once(tmp_path):
     with serving(hang) as served:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "selfimprove.cli", "eval", "--backend", "openai", "--base-url", served.url, "--model",
-             "m", "--task", "arith", "--split", "test", "--limit", "4", "--k", "0", "--out", str(tmp_path / "e"),
-             "task.options.sizes.test=4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "selfimprove.cli", "eval", "--backend", "openai", "--base-url", served.url,
+             "--model", "m", "--task", "arith", "--split", "test", "--limit", "4", "--k", "0",
+             "--out", str(tmp_path / "e"), "task.options.sizes.test=4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         served.wait_for_requests(4)  # every prompt's request is out, and hangs (timeout_s is 300 s by default)
         assert proc.poll() is None, proc.communicate()[1]
         start = time.monotonic()

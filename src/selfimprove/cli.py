@@ -24,7 +24,8 @@ app = typer.Typer(
 @app.callback()
 def options(
     verbose: Annotated[bool, typer.Option(
-        "--verbose", help="Keep the libraries' own logs, warnings and progress bars (default: warnings only).")] = False,
+        "--verbose", help="Keep the libraries' own logs, warnings and progress bars (default: warnings only).",
+    )] = False,
 ) -> None:
     """Options of every command (given before the command's name)."""
     quiet_libraries(verbose or os.environ.get(VERBOSE_ENV) == "1")

@@ -40,8 +40,8 @@ class StepBar:
         self.progress: Progress | None = None
 
     def start(self, total: int) -> None:
-        columns = (TextColumn(f"[bold]{self.label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
-                   TimeElapsedColumn(), TimeRemainingColumn())
+        columns = (TextColumn(f"[bold]{self.label}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TimeRemainingColumn())
         self.progress = Progress(*columns, console=stderr, transient=False)
         self.progress.start()
         self.task = self.progress.add_task(self.label, total=total, note="")

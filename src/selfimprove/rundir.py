@@ -141,8 +141,9 @@ class RunDir:
             path = self.iter_dir(t) / name
             while not path.parent.exists():  # a deleted folder (model/) is named, not its first file
                 path = path.parent
+            found = path.stat().st_size if path.is_file() else None
             problem = ("is missing" if not path.exists() else
-                       f"has {path.stat().st_size} bytes, not the {size} written" if path.stat().st_size != size else "")
+                       f"has {found} bytes, not the {size} written" if found is not None and found != size else "")
             if problem:
                 raise UserError(f"{path} {problem} although {self.marker(t, stage).name} marks stage {stage!r} of "
                                 f"iteration {t} done; restore it, or delete {self.marker(t, stage)} to redo that "
