@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,8 @@ import httpx2
 import openai
 import pytest
 from transformers import AutoTokenizer
+
+from servers import hang, serving
 
 from selfimprove.errors import UserError
 from selfimprove.jsonl import read_jsonl
@@ -203,3 +206,66 @@ def test_completions_take_counts_from_logprobs_else_usage_and_cut_at_stop():
     assert (a.num_tokens, a.logprob, b.num_tokens, b.logprob) == (2, -0.5, 3, -2.25)
     c, d = to_completions(["ab", "abcdef"], [None, None], used=8, stop=())  # shared out by text length
     assert (c.num_tokens, d.num_tokens) == (2, 6)
+
+
+# --- misbehaving servers: malformed bodies, a hung server, one fatal error among requests in flight ----------
+
+MALFORMED = {
+    "an HTML page": (200, "text/html", "<html><body>502 Bad Gateway</body></html>"),
+    "truncated JSON": (200, "application/json", '{"choices": [{"text": "7"'),
+    "no choices": (200, "application/json", '{"id": "c1", "object": "text_completion"}'),
+    "text null": (200, "application/json", '{"choices": [{"index": 0, "text": null}]}'),
+    "text a number": (200, "application/json", '{"choices": [{"index": 0, "text": 7}]}'),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_a_malformed_body_names_the_server_and_the_body(case):
+    with serving(lambda n: MALFORMED[case]) as served:
+        url = served.url
+        sampler = OpenAISampler("m", ServerSection(base_url=url, max_retries=0), show_progress=False)
+        with pytest.raises(UserError) as e:
+            sampler.sample(["1 + 1 ="], SamplingParams(max_new_tokens=4))
+    message = str(e.value)
+    assert f"{url} sent a malformed response for model 'm'" in message, message
+    assert MALFORMED[case][2][:20] in message, message
+
+
+def test_cli_eval_against_a_server_sending_html_is_one_error_line(tmp_path):
+    with serving(lambda n: MALFORMED["an HTML page"]) as served:
+        url = served.url
+        result = cli("eval", "--backend", "openai", "--base-url", url, "--model", "m", "--task", "arith",
+                     "--split", "test", "--limit", "2", "--k", "0", "--out", str(tmp_path / "e"),
+                     "task.options.sizes.test=2", "model.server.max_retries=0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {url} sent a malformed response")
+
+
+def test_the_first_fatal_error_cancels_the_requests_in_flight():
+    """Request 0 is refused at once (400); the others hang. Before, the pool waited for every hung request
+    (up to timeout_s x (retries + 1)); now the refusal ends the call and closes the other connections."""
+    refusal = (400, "application/json", '{"error": {"message": "bad prompt"}}')
+    with serving(lambda n: refusal if n == 0 else None) as served:
+        server = ServerSection(base_url=served.url, max_retries=0, timeout_s=60, concurrency=4)
+        sampler = OpenAISampler("m", server, show_progress=False)
+        start = time.monotonic()
+        with pytest.raises(UserError, match="rejected the request.*bad prompt"):
+            sampler.sample([f"{i} + 1 =" for i in range(8)], SamplingParams(max_new_tokens=4))
+        assert time.monotonic() - start < 10
+
+
+def test_ctrl_c_on_eval_against_a_hung_server_exits_130_at_once(tmp_path):
+    with serving(hang) as served:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "selfimprove.cli", "eval", "--backend", "openai", "--base-url", served.url,
+             "--model", "m", "--task", "arith", "--split", "test", "--limit", "4", "--k", "0",
+             "--out", str(tmp_path / "e"), "task.options.sizes.test=4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        served.wait_for_requests(4)  # every prompt's request is out, and hangs (timeout_s is 300 s by default)
+        assert proc.poll() is None, proc.communicate()[1]
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - start < 10, err
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted"), err
+    assert not (tmp_path / "e" / "eval.jsonl").exists()

@@ -3,23 +3,33 @@ bad input becomes one clear line on stderr and exit code 2, never a traceback.""
 
 from __future__ import annotations
 
-import sys
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
-from rich.markup import escape
 
 from selfimprove.config import load_config
+from selfimprove.entry import quiet_libraries, run_app
 from selfimprove.errors import UserError
-from selfimprove.progress import stderr
+from selfimprove.progress import VERBOSE_ENV
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Run LLM self-improvement loops and measure whether the model really got better.",
 )
+
+
+@app.callback()
+def options(
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", help="Keep the libraries' own logs, warnings and progress bars (default: warnings only).",
+    )] = False,
+) -> None:
+    """Options of every command (given before the command's name)."""
+    quiet_libraries(verbose or os.environ.get(VERBOSE_ENV) == "1")
+
 
 ConfigArgs = Annotated[
     Optional[list[str]],
@@ -67,13 +77,16 @@ def ls_command() -> None:
 
 
 @app.command("pretrain")
-def pretrain_command(args: ConfigArgs = None) -> None:
+def pretrain_command(
+    args: ConfigArgs = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the checkpoint already in `out`.")] = False,
+) -> None:
     """Build and train the tiny seed model on the arith `seed` split (a standard HF checkpoint)."""
     from selfimprove.tiny.pretrain import PretrainConfig, pretrain
 
     path, overrides = split_args(args)
     cfg = load_config(PretrainConfig, path, overrides)
-    out, seconds = pretrain(cfg)
+    out, seconds = pretrain(cfg, overwrite=overwrite)
     print(f"seed model saved to {out} (trained for {seconds:.0f} s)")
 
 
@@ -210,18 +223,8 @@ def compare_command(
 
 
 def main() -> None:
-    """Entry point: run the app; turn user errors into one line and exit code 2."""
-    try:
-        app(standalone_mode=False)
-    except UserError as e:
-        stderr.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(2)
-    except (KeyboardInterrupt, click.Abort):
-        stderr.print("interrupted; everything written so far is kept")
-        sys.exit(130)
+    """Entry point: usage errors and user errors become one line and exit code 2, Ctrl-C exit code 130."""
+    run_app(app, "selfimprove", resumable=("run", "demo"))
 
 
 if __name__ == "__main__":

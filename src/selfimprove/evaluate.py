@@ -13,7 +13,7 @@ from selfimprove.types import Completion, Problem, Record, Sampler, Task, judge
 
 
 class EvalSection(Section):
-    splits: list[str] = Field(default_factory=lambda: ["test", "ood"], description="Splits to evaluate.")
+    splits: list[str] = Field(default_factory=lambda: ["test", "ood"], min_length=1, description="Splits to evaluate.")
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N problems of each split.")
     k: int = Field(8, ge=0, description="Samples per problem for pass@k, maj@k, coverage and diversity (0 = greedy only).")
     semantic: bool = Field(True, description="Compute semantic diversity (MiniLM embeddings, cached per run).")

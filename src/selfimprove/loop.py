@@ -41,6 +41,7 @@ from selfimprove.sampling import make_sampler
 from selfimprove.sampling.hf import load_model
 from selfimprove.sections import ModelSection
 from selfimprove.strategies import Method, get_strategy, methods_of
+from selfimprove.tasks import check_nonempty
 from selfimprove.train.common import DPO_COLUMNS, SFT_COLUMNS, as_conversations
 from selfimprove.train.config import TrainSection
 from selfimprove.types import Problem, Record, Sampler, Task
@@ -79,7 +80,7 @@ def check_splits(task: Task, cfg: RunConfig) -> None:
     if cfg.loop.keep_original > 0:
         needed.append(cfg.loop.seed_split)
     for split in needed:
-        task.load(split, 1)
+        check_nonempty(task, split)
     if cfg.eval.compositional.enabled:
         suite_task(task, cfg.eval.compositional)  # an unsupported task fails now, not after iteration 0's sampling
 

@@ -45,6 +45,8 @@ class RunDir:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._lock: IO[str] | None = None
+        self._redoing = False  # a stage was (re)done: every later stage marked before this process is stale
+        self._marked: set[tuple[int, str]] = set()  # stages this process marked done
 
     def lock(self) -> None:
         """Hold an exclusive lock on the run for this process's lifetime (released by the OS even on SIGKILL),
@@ -57,6 +59,15 @@ class RunDir:
             handle.close()
             raise UserError(f"another process is running {self.root}; wait for it or stop it first") from None
         self._lock = handle
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def has_work(self) -> bool:
+        """Whether any stage was completed (a run that completed none has no result a new config could spoil)."""
+        return any(self.root.glob("**/.done-*"))
 
     def iter_dir(self, t: int) -> Path:
         return self.root / f"iter_{t:03d}"
@@ -74,25 +85,69 @@ class RunDir:
     def is_done(self, t: int, stage: str) -> bool:
         return self.marker(t, stage).is_file()
 
-    def mark_done(self, t: int, stage: str) -> None:
-        """Make the iteration's files durable (model weights included), then write the marker: after a power
-        loss, a marker never stands for outputs that were lost."""
+    def mark_done(self, t: int, stage: str, files: dict[str, int] | None = None) -> None:
+        """Make the iteration's files durable (model weights included), then write the marker with the size of
+        every file the stage wrote (`files`, checked on resume): after a power loss, a marker never stands for
+        outputs that were lost."""
         sync_tree(self.iter_dir(t))
-        write_atomic(self.marker(t, stage), f"{stage}\n")
+        write_atomic(self.marker(t, stage), json.dumps({"stage": stage, "files": files or {}}, indent=1) + "\n")
         sync_tree(self.iter_dir(t), files=False)
+        self._marked.add((t, stage))
 
     def run_stage(self, t: int, stage: str, work: Callable[[], None]) -> bool:
-        """Run `work` unless the stage is marked done; mark it afterwards and say how long it took (on
-        stderr, with the progress bars). True when it ran."""
-        if self.is_done(t, stage):
+        """Run `work` unless the stage is marked done (and its outputs are intact); mark it afterwards and say
+        how long it took (on stderr, with the progress bars). True when it ran.
+
+        Stages are called in order, so once one runs, every later stage is redone too, even if marked done:
+        a marker deleted to redo a stage (or a stage whose outputs were lost) makes what depends on it stale."""
+        if self.is_done(t, stage) and (not self._redoing or (t, stage) in self._marked):
+            self.check_outputs(t, stage)
             return False
+        if self.is_done(t, stage):
+            stderr.print(f"iteration {t}: redoing {stage}, which depends on a stage just redone", highlight=False)
+            self.marker(t, stage).unlink()
+        self._redoing = True
         _test_kill_point(t, stage, "start")
         start = time.monotonic()
+        before = self._snapshot(t)
         work()
         _test_kill_point(t, stage, "written")
-        self.mark_done(t, stage)
+        after = self._snapshot(t)
+        self.mark_done(t, stage, {name: size for name, (size, mtime) in after.items()
+                                  if before.get(name) != (size, mtime)})
         stderr.print(f"iteration {t}: {stage} done in {time.monotonic() - start:.1f} s")
         return True
+
+    def _snapshot(self, t: int) -> dict[str, tuple[int, int]]:
+        """(size, mtime) of every visible file of iteration t (markers, temporaries and scratch left out)."""
+        folder = self.iter_dir(t)
+        files = (p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else iter(())
+        out = {}
+        for path in files:
+            name = path.relative_to(folder).as_posix()
+            if not any(part.startswith(".") for part in name.split("/")):
+                stat = path.stat()
+                out[name] = (stat.st_size, stat.st_mtime_ns)
+        return out
+
+    def check_outputs(self, t: int, stage: str) -> None:
+        """A stage marked done must still have every file it wrote, whole (the sizes its marker recorded);
+        a missing or truncated one stops the run with what to do, instead of an error far from the cause."""
+        try:
+            recorded = json.loads(self.marker(t, stage).read_text(encoding="utf-8")).get("files", {})
+        except (ValueError, AttributeError):
+            return  # a marker of an older version: nothing recorded to check
+        for name, size in recorded.items():
+            path = self.iter_dir(t) / name
+            while not path.parent.exists():  # a deleted folder (model/) is named, not its first file
+                path = path.parent
+            found = path.stat().st_size if path.is_file() else None
+            problem = ("is missing" if not path.exists() else
+                       f"has {found} bytes, not the {size} written" if found is not None and found != size else "")
+            if problem:
+                raise UserError(f"{path} {problem} although {self.marker(t, stage).name} marks stage {stage!r} of "
+                                f"iteration {t} done; restore it, or delete {self.marker(t, stage)} to redo that "
+                                "stage and every stage after it")
 
     def clean_temporaries(self) -> None:
         """Remove what an interrupted stage left behind: hidden temporary files and training scratch dirs."""
@@ -191,6 +246,21 @@ def open_run(config: C, fresh: bool = False, force_config: bool = False) -> tupl
         config = config.model_copy(update={"name": name})
     run = RunDir(out / name)
     stored = run.root / "config.yaml"
+    if not stored.is_file() and run.root.exists() and any(p.name != ".lock" for p in run.root.iterdir()):
+        raise UserError(f"{run.root} exists and is not a run directory (no config.yaml); choose another name or out")
+    run.lock()  # before anything below changes a file: a refused second process leaves the run as it was
+    try:
+        _check_config(run, config, force_config)
+    except BaseException:
+        run.unlock()
+        raise
+    run.clean_temporaries()
+    return run, config
+
+
+def _check_config(run: RunDir, config: BaseModel, force_config: bool) -> None:
+    """Compare with the stored config (refuse a difference unless forced, keeping the old one), then store it."""
+    stored = run.root / "config.yaml"
     if stored.is_file():
         old = yaml.safe_load(stored.read_text(encoding="utf-8")) or {}
         diff = config_diff(old, config.model_dump(mode="json"))
@@ -203,12 +273,16 @@ def open_run(config: C, fresh: bool = False, force_config: bool = False) -> tupl
         if diff:
             k = 1 + len(list(run.root.glob("config.replaced-*.yaml")))
             os.replace(stored, run.root / f"config.replaced-{k}.yaml")
-    elif run.root.exists() and any(p.name != ".lock" for p in run.root.iterdir()):
-        raise UserError(f"{run.root} exists and is not a run directory (no config.yaml); choose another name or out")
-    run.lock()
     write_atomic(stored, dump_config(config))
-    run.clean_temporaries()
-    return run, config
+
+
+def run_root_of(path: Path) -> Path | None:
+    """The run directory that `path` is, or lies inside of (a folder with config.yaml and iteration folders or
+    metrics.jsonl), else None."""
+    for folder in [Path(path), *Path(path).parents]:
+        if (folder / "config.yaml").is_file() and (any(folder.glob("iter_*")) or (folder / "metrics.jsonl").exists()):
+            return folder
+    return None
 
 
 def read_records_rows(path: Path) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl import SFTConfig, SFTTrainer
 
 from selfimprove.errors import UserError
-from selfimprove.train.common import callbacks, peft_config, trainer_kwargs
+from selfimprove.train.common import callbacks, peft_config, quiet, trainer_kwargs
 from selfimprove.train.config import TrainSection
 
 
@@ -48,5 +48,5 @@ def train_blocks(
         peft_config=peft_config(cfg),
         callbacks=callbacks(cfg),
     )
-    trainer.train()
+    quiet(trainer).train()
     return trainer.model

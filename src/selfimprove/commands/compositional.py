@@ -15,7 +15,7 @@ from selfimprove.compositional.build import BuildStats, build_from_file
 from selfimprove.compositional.config import BuildConfig
 from selfimprove.compositional.evaluate import PAIR_SPLITS, CompositionalSection, evaluate_compositional
 from selfimprove.config import Section
-from selfimprove.jsonl import write_jsonl
+from selfimprove.jsonl import check_output_file, write_jsonl
 from selfimprove.types import Record, Sampler, Task
 
 # Rows of the gap table: (metrics key, label).
@@ -47,6 +47,7 @@ class BuildCompositionalConfig(Section):
 
 def run_build(cfg: BuildCompositionalConfig) -> BuildStats:
     """Build the pairs, write them, print the build statistics."""
+    check_output_file(Path(cfg.out), "--out")
     stats = build_from_file(Path(cfg.input), Path(cfg.out), cfg.build, Path(cfg.q1) if cfg.q1 else None)
     table = Table("statistic", "value", title=f"built {stats.built} pairs -> {cfg.out}")
     for key, value in stats.to_dict().items():

@@ -13,13 +13,15 @@ from selfimprove.compositional.evaluate import CompositionalSection
 from selfimprove.compositional.suite import suite_metrics
 from selfimprove.config import Section, dump_config
 from selfimprove.evaluate import EvalSection, evaluate_split
-from selfimprove.jsonl import write_atomic, write_jsonl
+from selfimprove.jsonl import check_parent, write_atomic, write_jsonl
 from selfimprove.metrics import EmbeddingCache
 from selfimprove.metrics.summary import summarize_splits
 from selfimprove.report.console import metrics_table
 from selfimprove.sampling import make_sampler
 from selfimprove.sections import ModelSection, SamplingSection, TaskSection
-from selfimprove.tasks import get_task
+from selfimprove.errors import UserError
+from selfimprove.rundir import run_root_of
+from selfimprove.tasks import check_nonempty, get_task
 
 
 class EvalConfig(Section):
@@ -37,12 +39,36 @@ class EvalConfig(Section):
     )
 
 
+# What `selfimprove eval` (and `selfimprove report` on its folder) writes: an --out folder holding anything
+# else was not made by eval, and is not overwritten.
+EVAL_OUTPUTS = frozenset({"eval.jsonl", "metrics.json", "config.yaml", "compositional.jsonl", "embeddings",
+                          "report.html"})
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse an --out that would overwrite what eval did not write: a run directory (or a folder inside one),
+    a file, or a folder with other files. A new, empty or earlier eval folder is fine."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for eval.jsonl and metrics.json")
+    run = run_root_of(out)
+    if run is not None:
+        raise UserError(f"--out {out} is inside the run directory {run}; writing there would change that run's "
+                        "results: give a new folder")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in EVAL_OUTPUTS and not p.name.endswith(".tmp"))
+        if foreign:
+            raise UserError(f"--out {out} holds files `selfimprove eval` did not write ({', '.join(foreign[:3])}"
+                            f"{', ...' if len(foreign) > 3 else ''}); give a new or empty folder")
+    check_parent(out, "--out")
+
+
 def run_eval(cfg: EvalConfig) -> dict:
     """Sample, judge, summarize; write the records and metrics under cfg.out and print a table."""
+    check_out_folder(Path(cfg.out or "."))
     task = get_task(cfg.task.name, **cfg.task.options)
     cfg.eval.splits = default_splits(cfg.task.name, cfg.eval.splits, "splits" in cfg.eval.model_fields_set)
     for split in cfg.eval.splits:
-        task.load(split, 1)  # fail on a bad split before loading the model
+        check_nonempty(task, split)  # fail on a bad or empty split before loading the model
     sampler = make_sampler(cfg.model, batch_size=cfg.sampling.batch_size)
     records = []
     for split in cfg.eval.splits:

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from selfimprove.config import Section
+from selfimprove.jsonl import check_output_file
 from selfimprove.report.collapse import is_collapse_run
 from selfimprove.report.html import write_comparison, write_report
 from selfimprove.report.load import load_run, verdict_config
@@ -40,6 +41,7 @@ class CompareConfig(Section):
 
 def run_report(cfg: ReportConfig) -> Path:
     """Write the report and print its path with the run's verdict in one line."""
+    check_output_file(Path(cfg.out) if cfg.out else Path(cfg.run_dir) / "report.html", "--out")
     path = write_report(Path(cfg.run_dir), Path(cfg.out) if cfg.out else None, cfg.verdict, cfg.browser)
     if is_collapse_run(Path(cfg.run_dir)):  # generations of recursive training: no verdict to give
         print(f"report: {path}")
@@ -52,6 +54,7 @@ def run_report(cfg: ReportConfig) -> Path:
 
 
 def run_compare(cfg: CompareConfig) -> Path:
+    check_output_file(Path(cfg.out), "--out")
     path = write_comparison([Path(r) for r in cfg.runs], Path(cfg.out), cfg.verdict)
     print(f"comparison of {len(cfg.runs)} runs: {path}")
     return path

@@ -3,6 +3,7 @@ report."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from selfimprove.collapse.config import CollapseSection
 from selfimprove.config import Section
 from selfimprove.errors import UserError
 from selfimprove.evaluate import EvalSection
+from selfimprove.fingerprint import check_inputs, input_fingerprints
 from selfimprove.rundir import RunDir, open_run
 from selfimprove.sections import ModelSection, SamplingSection, TaskSection
 from selfimprove.strategies import LoopSection
@@ -74,10 +76,48 @@ class RunConfig(Section):
 
 def run(cfg: RunConfig, fresh: bool = False, force_config: bool = False) -> Path:
     """Run or resume the loop, print the verdict, write the HTML report; returns the run directory."""
+    console = Console()
+    check_startable(cfg)
+    new = not (Path(cfg.out) / cfg.name).exists() or fresh
+    run_dir, cfg = open_run(cfg, fresh=fresh, force_config=force_config)
+    try:
+        check_inputs(run_dir.root, input_fingerprints(cfg.model.path, data_inputs(cfg)), force_config)
+        run_stages(console, cfg, run_dir)
+    except BaseException:
+        if new and not run_dir.has_work():  # nothing done yet: leave no folder that would refuse the next start
+            shutil.rmtree(run_dir.root, ignore_errors=True)
+        raise
+    return run_dir.root
+
+
+def check_startable(cfg: RunConfig) -> None:
+    """Everything that can be checked before the run directory is created: the task and its splits, and a
+    local starting checkpoint (a failed start must not leave a folder that refuses the corrected command)."""
+    from selfimprove.loop import check_splits
+    from selfimprove.sampling.hf import check_checkpoint
+    from selfimprove.tasks import get_task
+
+    task = get_task(cfg.task.name, **cfg.task.options)
+    if cfg.loop.strategy != "collapse":
+        check_splits(task, cfg)
+    if Path(cfg.model.path).exists():
+        check_checkpoint(Path(cfg.model.path))
+
+
+def data_inputs(cfg: RunConfig) -> list[Path]:
+    """The local data the run reads: <data root>/<task>/ and any task option naming an existing file."""
+    from selfimprove.tasks.data import data_root
+
+    root = data_root(cfg.task.options.get("data_dir"))
+    folders = [root / cfg.task.name] if root is not None else []
+    files = [Path(v) for v in cfg.task.options.values() if isinstance(v, str) and Path(v).is_file()]
+    return [p for p in [*folders, *files] if p.exists()]
+
+
+def run_stages(console: Console, cfg: RunConfig, run_dir: RunDir) -> None:
+    """The loop (or the collapse driver), its verdict and the report."""
     from selfimprove.loop import run_loop
 
-    console = Console()
-    run_dir, cfg = open_run(cfg, fresh=fresh, force_config=force_config)
     done = run_dir.completed_iterations()
     state = f"resuming after iteration {done[-1]}" if done else "new run"
     console.print(f"run directory: {run_dir.root} ({state}; strategy {cfg.loop.strategy}, "
@@ -89,7 +129,6 @@ def run(cfg: RunConfig, fresh: bool = False, force_config: bool = False) -> Path
     else:
         show_verdict(console, run_loop(cfg, run_dir), cfg.verdict)
     write_report(console, run_dir)
-    return run_dir.root
 
 
 def show_verdict(console: Console, history: list[dict[str, Any]], cfg: VerdictConfig) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from selfimprove.errors import UserError
@@ -37,17 +38,36 @@ def load_model(path: str, dtype: str = "auto", device: str = "auto") -> tuple[Pr
     dev = resolve_device(device)
     path = resolve_model_path(path)
     local = Path(path)
-    if local.exists() and not (local / "config.json").is_file():
-        raise UserError(f"{path} exists but is not a HF checkpoint (no config.json); pass a model directory")
+    if local.exists():
+        check_checkpoint(local)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=resolve_dtype(dtype, dev))
     except OSError as e:
+        if local.exists():
+            raise UserError(f"cannot load the checkpoint {path} ({e}); save or copy it again") from None
         raise UserError(f"cannot load model {path!r}: not a local checkpoint and not downloadable ({e})") from None
+    except (SafetensorError, ValueError, RuntimeError) as e:  # truncated or corrupt weights
+        raise UserError(f"cannot read the weights of {path} ({type(e).__name__}: {str(e)[:200]}); the checkpoint "
+                        "may be truncated: save or copy it again") from None
     model.to(dev).eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+
+
+def check_checkpoint(folder: Path) -> None:
+    """A local checkpoint needs config.json, weights and a tokenizer; say which is missing before loading."""
+    if not folder.is_dir() or not (folder / "config.json").is_file():
+        raise UserError(f"{folder} exists but is not a HF checkpoint (no config.json); pass a model directory")
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise UserError(f"{folder} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); save the tokenizer "
+                        "with the model (tokenizer.save_pretrained)")
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")) and not any(folder.glob("*.gguf")):
+        raise UserError(f"{folder} has no weights (*.safetensors or *.bin); save or copy the model again")
 
 
 class HFSampler:

@@ -3,8 +3,11 @@ through the official `openai` client.
 
 Chat prompts (lists of messages) go to /chat/completions, text prompts to /completions, so the server applies
 the model's own chat template exactly when the task asked for one. Retries with exponential backoff on
-connection errors, 408, 409, 429 and 5xx are the client's own (`max_retries`); requests run in a thread pool
-of `concurrency` workers. Every API failure becomes one UserError that says what to check.
+connection errors, 408, 409, 429 and 5xx are the client's own (`max_retries`); requests run as asyncio tasks
+(the client's async API), at most `concurrency` in flight. The first fatal error, or Ctrl-C, cancels every
+request still in flight (an asyncio cancellation closes its connection), so the process ends at once instead of
+waiting out time-outs. Every API failure, and every response that is not the JSON the API promises, becomes
+one UserError naming the server and what was wrong.
 
 Servers differ in what they honour, and the sampler copes rather than assumes:
   * `n` > 1 is asked for in one request (vLLM and SGLang share the prompt's prefill); a server that returns
@@ -16,8 +19,9 @@ Servers differ in what they honour, and the sampler copes rather than assumes:
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any
 
 import openai
@@ -55,53 +59,70 @@ class OpenAISampler:
     def __init__(self, model: str, server: ServerSection, show_progress: bool = True) -> None:
         self.model, self.server, self.show_progress = model, server, show_progress
         self.base_url = resolve_base_url(server)
-        self.client = openai.OpenAI(base_url=self.base_url, api_key=resolve_api_key(server),
-                                    max_retries=server.max_retries, timeout=server.timeout_s)
 
     def sample(self, prompts: list[Prompt], params: SamplingParams) -> list[list[Completion]]:
         n = 1 if params.greedy else params.n
+        with progress_bar("sampling (server)", total=len(prompts) * n, enabled=self.show_progress) as advance:
+            return asyncio.run(self.sample_all(prompts, params, n, advance))
+
+    async def sample_all(self, prompts: list[Prompt], params: SamplingParams, n: int,
+                         advance: Any) -> list[list[Completion]]:
+        """Every prompt as its own task, `concurrency` at a time; the first failure (or a cancellation by
+        Ctrl-C) cancels the rest, which closes their connections."""
         results: list[list[Completion]] = [[] for _ in prompts]
-        pool = ThreadPoolExecutor(max_workers=self.server.concurrency, thread_name_prefix="openai-sampler")
-        futures: dict[Future[list[Completion]], int] = {
-            pool.submit(self.sample_prompt, p, params, n, params.seed + SEED_STRIDE * i): i
-            for i, p in enumerate(prompts)
-        }
-        try:
-            with progress_bar("sampling (server)", total=len(prompts) * n, enabled=self.show_progress) as advance:
-                for future in as_completed(futures):
-                    results[futures[future]] = future.result()
+        slots = asyncio.Semaphore(self.server.concurrency)
+        async with openai.AsyncOpenAI(base_url=self.base_url, api_key=resolve_api_key(self.server),
+                                      max_retries=self.server.max_retries, timeout=self.server.timeout_s) as client:
+
+            async def one(i: int, prompt: Prompt) -> tuple[int, list[Completion]]:
+                async with slots:
+                    return i, await self.sample_prompt(client, prompt, params, n, params.seed + SEED_STRIDE * i)
+
+            tasks = [asyncio.create_task(one(i, p)) for i, p in enumerate(prompts)]
+            try:
+                for next_done in asyncio.as_completed(tasks):
+                    i, completions = await next_done
+                    results[i] = completions
                     advance(n)
-        finally:  # on an error, drop the queued requests instead of sending them
-            pool.shutdown(wait=False, cancel_futures=True)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
         return results
 
-    def sample_prompt(self, prompt: Prompt, params: SamplingParams, n: int, seed: int) -> list[Completion]:
+    async def sample_prompt(self, client: openai.AsyncOpenAI, prompt: Prompt, params: SamplingParams, n: int,
+                            seed: int) -> list[Completion]:
         """`n` completions of one prompt, topping up when the server returns fewer choices than asked."""
         out: list[Completion] = []
         while len(out) < n:
-            got = self.request(prompt, params, n - len(out), seed + len(out))
+            got = await self.request(client, prompt, params, n - len(out), seed + len(out))
             if not got:
                 raise UserError(f"{self.base_url} returned no choices for model {self.model!r}")
             out += got
         return out[:n]
 
-    def request(self, prompt: Prompt, params: SamplingParams, n: int, seed: int) -> list[Completion]:
-        """One API call: chat endpoint for message lists, completions endpoint for text."""
+    async def request(self, client: openai.AsyncOpenAI, prompt: Prompt, params: SamplingParams, n: int,
+                      seed: int) -> list[Completion]:
+        """One API call: chat endpoint for message lists, completions endpoint for text. The body is read and
+        checked here (not by the client's models), so a malformed answer is named instead of crashing."""
         kwargs = self.request_args(params, n, seed)
+        chat = isinstance(prompt, list)
         try:
-            if isinstance(prompt, list):
+            if chat:
                 logprobs = {"logprobs": True} if self.server.logprobs else {}
-                response = self.client.chat.completions.create(messages=prompt, **logprobs, **kwargs)
-                texts = [c.message.content or "" for c in response.choices]
-                token_lps = [chat_logprobs(c.logprobs) for c in response.choices]
+                raw = await client.chat.completions.with_raw_response.create(messages=prompt, **logprobs, **kwargs)
             else:
                 logprobs = {"logprobs": 1} if self.server.logprobs else {}
-                response = self.client.completions.create(prompt=prompt, **logprobs, **kwargs)
-                texts = [c.text for c in response.choices]
-                token_lps = [c.logprobs.token_logprobs if c.logprobs else None for c in response.choices]
+                raw = await client.completions.with_raw_response.create(prompt=prompt, **logprobs, **kwargs)
         except openai.APIError as e:
             raise explain_error(e, self.base_url, self.model, self.server) from None
-        used = response.usage.completion_tokens if response.usage else 0
+        body = raw.http_response.text
+        try:
+            texts, token_lps, used = parse_body(body, chat)
+        except ValueError as e:
+            raise UserError(f"{self.base_url} sent a malformed response for model {self.model!r}: {e}; it began "
+                            f"{body[:120]!r}. Is this an OpenAI-compatible server, and does the URL end in /v1?") \
+                from None
         return to_completions(texts, token_lps, used, params.stop)
 
     def request_args(self, params: SamplingParams, n: int, seed: int) -> dict[str, Any]:
@@ -120,10 +141,40 @@ class OpenAISampler:
         return args
 
 
-def chat_logprobs(logprobs: Any) -> list[float | None] | None:
-    """Per-token logprobs of a chat choice (`choice.logprobs.content`), or None when the server sent none."""
-    content = getattr(logprobs, "content", None) if logprobs is not None else None
-    return [t.logprob for t in content] if content else None
+def parse_body(body: str, chat: bool) -> tuple[list[str], list[list[float | None] | None], int]:
+    """(texts, per-token logprobs or None, completion tokens used) of a completions or chat completions body;
+    a ValueError saying what is wrong when it is not the JSON the OpenAI API specifies."""
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON ({e.msg})") from None
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+        raise ValueError("no `choices` list")
+    texts, token_lps = [], []
+    for choice in choices:
+        text = (choice.get("message") or {}).get("content") if chat else choice.get("text")
+        if chat and text is None:
+            text = ""  # a chat message may legitimately have no content (e.g. only a refusal)
+        if not isinstance(text, str):
+            raise ValueError(f"a choice's {'message content' if chat else '`text`'} is {text!r}, not a string")
+        texts.append(text)
+        token_lps.append(choice_logprobs(choice.get("logprobs"), chat))
+    usage = data.get("usage")
+    used = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    return texts, token_lps, used if isinstance(used, int) else 0
+
+
+def choice_logprobs(logprobs: Any, chat: bool) -> list[float | None] | None:
+    """Per-token logprobs of a choice (chat: `logprobs.content[].logprob`; completions:
+    `logprobs.token_logprobs`), or None when the server sent none."""
+    if not isinstance(logprobs, dict):
+        return None
+    values = [t.get("logprob") for t in logprobs.get("content") or [] if isinstance(t, dict)] if chat \
+        else logprobs.get("token_logprobs")
+    if not values or not isinstance(values, list):
+        return None
+    return [float(v) if isinstance(v, (int, float)) else None for v in values]
 
 
 def to_completions(texts: list[str], token_lps: list[list[float | None] | None], used: int,

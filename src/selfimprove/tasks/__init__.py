@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
+import typing
 from typing import Any
+
+from pydantic import ConfigDict, ValidationError, create_model
 
 from selfimprove.errors import UserError
 from selfimprove.types import Task
@@ -40,6 +44,38 @@ def get_task(name: str, **options: Any) -> Task:
             raise UserError(f"task {name!r} is not available in this version of selfimprove") from None
         raise
     try:
-        return cls(**options)
+        return cls(**checked_options(name, cls, options))
     except TypeError as e:
         raise UserError(f"bad option for task {name!r}: {e}") from None
+
+
+def checked_options(name: str, cls: type, options: dict[str, Any]) -> dict[str, Any]:
+    """`options` validated against the task's constructor annotations (a seed of 'abc' must not silently
+    build another world); unknown options and wrong types are one UserError naming task.options.<key>."""
+    hints = typing.get_type_hints(cls.__init__)
+    params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return options
+    fields: dict[str, Any] = {
+        p.name: (hints.get(p.name, Any), ... if p.default is inspect.Parameter.empty else p.default) for p in params
+    }
+    model = create_model(f"{name}_options", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+                         **fields)
+    try:
+        validated = model.model_validate(options)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(["task.options", *map(str, err["loc"])])
+        if err["type"] == "extra_forbidden":
+            raise UserError(f"bad option for task {name!r}: no option {key}{closest(str(err['loc'][0]), list(fields))}"
+                            f"; valid options: {', '.join(fields)}") from None
+        got = f" (got {err['input']!r})" if not isinstance(err.get("input"), dict) else ""
+        raise UserError(f"bad option for task {name!r}: {key}: {err['msg']}{got}") from None
+    return {key: getattr(validated, key) for key in options}
+
+
+def check_nonempty(task: Task, split: str) -> None:
+    """Fail before any model is loaded when a split is unknown or holds no problem (an empty file, a size of 0):
+    an evaluation of nothing would report an empty table as a result."""
+    if not task.load(split, 1):
+        raise UserError(f"{task.name} split {split!r} holds no problems; check its data file or size")

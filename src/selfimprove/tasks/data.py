@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import json
 import os
 import random
 from collections.abc import Callable, Sequence
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from selfimprove.errors import UserError
-from selfimprove.jsonl import read_jsonl
+from selfimprove.jsonl import open_text, parse_line, read_json, read_jsonl
 from selfimprove.types import Problem
 
 ENV_VAR = "SELFIMPROVE_DATA_DIR"
@@ -76,21 +75,53 @@ def read_local(path: Path) -> list[Row]:
     if path.is_dir():
         # The MATH release layout: <split>/<subject>/<n>.json, one problem per file.
         files = sorted(path.glob("*/*.json"), key=lambda p: (p.parent.name, _numeric_stem(p)))
-        return [{**json.loads(f.read_text(encoding="utf-8")), "unique_id": _relative_id(f)} for f in files]
+        return [{**read_json(f), "unique_id": _relative_id(f)} for f in files]
     name = path.name
     if name.endswith(".jsonl.gz"):
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
+        return _read_jsonl_gz(path)
     if name.endswith(".jsonl"):
         return list(read_jsonl(path))
     if name.endswith(".json"):
-        rows = json.loads(path.read_text(encoding="utf-8"))
+        rows = read_json(path)
         if not isinstance(rows, list):
             raise UserError(f"{path}: expected a JSON array of records")
         return rows
     # Plain text (WikiText `*.tokens` / `*.txt`): one row per line, as the hub's `text` column holds them.
     with open(path, encoding="utf-8", newline="") as f:
         return [{"text": line.replace("\r\n", "\n")} for line in f]
+
+
+def _read_jsonl_gz(path: Path) -> list[Row]:
+    """Rows of a gzipped JSON Lines file; a malformed line, bad text or a truncated archive names the file."""
+    try:
+        with open_text(path, gzip.open) as f:
+            return [parse_line(path, i, line) for i, line in enumerate(f, 1) if line.strip()]
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not a readable gzip of JSON lines ({type(e).__name__}: {e}); download it again") \
+            from None
+
+
+def convert_rows(dataset: str, split: str, rows: list[Row], convert: Callable[[int, Row], T], where: str) -> list[T]:
+    """`convert` on every row; a row without a field the task needs (or of the wrong type) is a UserError that
+    names the dataset, the file and the row."""
+    if not rows:
+        raise UserError(f"{dataset} split {split!r} has no rows in {where}; is the file empty?")
+    problems = []
+    for i, row in enumerate(rows):
+        try:
+            problems.append(convert(i, row))
+        except KeyError as e:
+            raise UserError(f"{where}: {dataset} {split} row {i} has no field {e}; is it the {dataset} file?") \
+                from None
+        except (TypeError, ValueError, AttributeError) as e:
+            raise UserError(f"{where}: {dataset} {split} row {i} is malformed ({e})") from None
+    return problems
+
+
+def source_name(dataset: str, data_dir: str | None, files: Sequence[str]) -> str:
+    """The local file a split was read from, else the hub (for messages)."""
+    path = find_local(dataset, data_dir, files)
+    return str(path) if path is not None else f"the hub copy of {dataset}"
 
 
 def _numeric_stem(path: Path) -> tuple[int, str]:
@@ -170,8 +201,11 @@ class SplitStore:
         if split not in self.splits:
             raise UserError(f"{self.name} has no split {split!r}; choose one of {list(self.splits)}")
         if split not in self._cache:
-            rows = load_rows(self.name, split, self.sources[split], self.data_dir, self.hub)
-            self._cache[split] = [self.to_problem(split, i, row) for i, row in enumerate(rows)]
+            source = self.sources[split]
+            rows = load_rows(self.name, split, source, self.data_dir, self.hub)
+            where = source_name(self.name, self.data_dir, source.files)
+            self._cache[split] = convert_rows(self.name, split, rows, lambda i, row: self.to_problem(split, i, row),
+                                             where)
         return self._cache[split][:limit]
 
     def exemplars(self, problem: Problem, shots: int) -> list[Problem]:

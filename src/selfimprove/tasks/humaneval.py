@@ -71,7 +71,8 @@ class HumanEvalTask:
             raise UserError(f"humaneval has no split {split!r}; it has only 'test'")
         if self._problems is None:
             rows = data.load_rows(self.name, split, SOURCE, self.data_dir, self.hub)
-            self._problems = [to_problem(row) for row in rows]
+            where = data.source_name(self.name, self.data_dir, SOURCE.files)
+            self._problems = data.convert_rows(self.name, split, rows, lambda i, row: to_problem(row), where)
             self._prompt_of_gold = {p.gold: str(p.prompt) for p in self._problems}
         return self._problems[:limit]
 

@@ -150,8 +150,11 @@ class MBPPTask:
             source = data.Source((FILES[self.variant],), hub, origin)
             low, high = RANGES[split]
             rows = data.load_rows(self.name, split, source, self.data_dir, self.hub)
-            chosen = sorted((r for r in rows if low <= int(r["task_id"]) <= high), key=lambda r: int(r["task_id"]))
-            self._cache[split] = [to_problem(split, self.variant, row) for row in chosen]
+            where = data.source_name(self.name, self.data_dir, source.files)
+            ids = data.convert_rows(self.name, split, rows, lambda i, row: int(row["task_id"]), where)
+            chosen = sorted((r for r, i in zip(rows, ids) if low <= i <= high), key=lambda r: int(r["task_id"]))
+            self._cache[split] = data.convert_rows(self.name, split, chosen,
+                                                  lambda i, row: to_problem(split, self.variant, row), where)
         return self._cache[split][:limit]
 
     def format_prompt(self, problem: Problem, shots: int = 0) -> Prompt:

@@ -3,13 +3,16 @@ SFTTrainer (completion-only loss). The result is a standard HF checkpoint direct
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
 from pydantic import Field
 
 from selfimprove.config import Section, dump_config
+from selfimprove.errors import UserError
 from selfimprove.jsonl import write_atomic
+from selfimprove.rundir import replace_dir
 from selfimprove.sections import TaskSection
 from selfimprove.tasks import get_task
 from selfimprove.tiny.model import TinyModelSection, build_model
@@ -48,17 +51,34 @@ def training_rows(cfg: PretrainConfig) -> list[dict[str, str]]:
     return rows
 
 
-def pretrain(cfg: PretrainConfig) -> tuple[Path, float]:
-    """Train and save the seed model; returns its directory and the training wall time in seconds."""
+def check_out(out: Path, overwrite: bool) -> None:
+    """Refuse to replace an existing checkpoint (or any non-empty folder) unless asked to."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"out={out} is a file; give a folder for the checkpoint")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise UserError(f"out={out} already holds files; pass --overwrite to replace them, or choose another out")
+
+
+def pretrain(cfg: PretrainConfig, overwrite: bool = False) -> tuple[Path, float]:
+    """Train and save the seed model; returns its directory and the training wall time in seconds. The
+    trainer's scratch and the new checkpoint live in a hidden sibling folder until the checkpoint replaces
+    `out` in one rename, so `out` never holds trainer files or a half-saved model."""
     from selfimprove.train.sft import train_sft
 
     out = Path(cfg.out)
+    check_out(out, overwrite)
     tokenizer = build_tokenizer(cfg.whole_numbers)
     model = build_model(tokenizer, cfg.model, seed=cfg.train.seed)
     rows = training_rows(cfg)
-    start = time.monotonic()
-    trained = train_sft(model, tokenizer, rows, cfg.train, out / "_trainer")
-    seconds = time.monotonic() - start
-    save_model(trained, tokenizer, out)
-    write_atomic(out / "pretrain.yaml", dump_config(cfg))
+    work = out.parent / f".{out.name}.pretrain-tmp"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        start = time.monotonic()
+        trained = train_sft(model, tokenizer, rows, cfg.train, work / "trainer")
+        seconds = time.monotonic() - start
+        save_model(trained, tokenizer, work / "model")
+        write_atomic(work / "model" / "pretrain.yaml", dump_config(cfg))
+        replace_dir(work / "model", out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return out, seconds

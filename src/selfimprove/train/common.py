@@ -8,6 +8,9 @@ from typing import Any
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+from transformers.trainer_callback import PrinterCallback
+
+from selfimprove.progress import StepBar, verbose
 
 from selfimprove.sampling import as_chat
 from selfimprove.train.config import TrainSection
@@ -66,11 +69,43 @@ def trainer_kwargs(cfg: TrainSection, out_dir: Path, model: PreTrainedModel) -> 
         bf16=on_cuda and torch.cuda.is_bf16_supported() and model.dtype == torch.bfloat16,
         use_cpu=not on_cuda,
         dataloader_num_workers=0,
+        disable_tqdm=not verbose(),  # StepProgress draws the steps instead
     )
 
 
+class StepProgress(TrainerCallback):
+    """The trainer's steps and last loss on our own progress bar (stderr, with the sampling bars), in place of
+    its tqdm bar and printed log dicts; `--verbose` keeps the trainer's own output instead."""
+
+    def __init__(self) -> None:
+        self.bar = StepBar("training")
+        self.note = ""
+
+    def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        self.bar.start(state.max_steps)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
+        if logs and "loss" in logs:
+            self.note = f"loss {float(logs['loss']):.3f}"
+
+    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        self.bar.advance(1, self.note)
+
+    def on_train_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        self.bar.stop()
+
+
 def callbacks(cfg: TrainSection) -> list[TrainerCallback]:
-    return [TimeLimit(cfg.max_time_s)] if cfg.max_time_s else []
+    own = [TimeLimit(cfg.max_time_s)] if cfg.max_time_s else []
+    return own if verbose() else [*own, StepProgress()]
+
+
+def quiet(trainer: Any) -> Any:
+    """Without `--verbose`, drop the printer of log dicts that the trainer adds when its tqdm bar is off
+    (StepProgress shows the loss instead)."""
+    if not verbose():
+        trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def peft_config(cfg: TrainSection) -> Any:

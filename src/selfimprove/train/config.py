@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from selfimprove.config import Section
 
@@ -19,6 +19,14 @@ class TrainSection(Section):
     learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate.")
     epochs: float = Field(1.0, gt=0, description="Passes over the training rows (ignored when max_steps > 0).")
     max_steps: int = Field(-1, description="Stop after this many optimizer steps; -1 = use epochs.")
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps(cls, value: int) -> int:
+        """transformers reads any value <= 0 as 'use epochs': only -1 says that on purpose."""
+        if value != -1 and value < 1:
+            raise ValueError("must be a positive number of steps, or -1 to train for `epochs` passes")
+        return value
     max_time_s: float | None = Field(None, gt=0, description="Stop training after this many seconds (wall clock).")
     batch_size: int = Field(32, ge=1, description="Rows per device per optimizer step.")
     grad_accum: int = Field(1, ge=1, description="Gradient accumulation steps.")

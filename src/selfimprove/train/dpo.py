@@ -16,7 +16,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl import DPOConfig, DPOTrainer
 
 from selfimprove.errors import UserError
-from selfimprove.train.common import DPO_COLUMNS, callbacks, peft_config, trainer_kwargs
+from selfimprove.train.common import DPO_COLUMNS, callbacks, peft_config, quiet, trainer_kwargs
 from selfimprove.train.config import TrainSection
 
 
@@ -46,5 +46,5 @@ def train_dpo(
         peft_config=peft_config(cfg),
         callbacks=callbacks(cfg),
     )
-    trainer.train()
+    quiet(trainer).train()
     return trainer.model

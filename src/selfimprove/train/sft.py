@@ -9,7 +9,7 @@ from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl import SFTConfig, SFTTrainer
 
-from selfimprove.train.common import callbacks, peft_config, trainer_kwargs
+from selfimprove.train.common import callbacks, peft_config, quiet, trainer_kwargs
 from selfimprove.train.config import TrainSection
 
 
@@ -31,5 +31,5 @@ def train_sft(
         peft_config=peft_config(cfg),
         callbacks=callbacks(cfg),
     )
-    trainer.train()
+    quiet(trainer).train()
     return trainer.model
