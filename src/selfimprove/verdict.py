@@ -110,6 +110,7 @@ class Signal:
     low: float | None = None  # paired interval of the change (None: per-problem values not recorded)
     high: float | None = None
     p_value: float | None = None  # exact McNemar test (greedy pass@1 only)
+    noise: bool = False  # the change passed its threshold but not its interval
 
 
 @dataclass
@@ -220,7 +221,7 @@ def pass1_signal(p: Pair, cfg: VerdictConfig) -> Signal:
     exact = f"; exact McNemar p = {p_value:.3g}" if p_value is not None else ""
     sentence = (f"In-distribution ({cfg.id_split}) greedy pass@1 {trend}: {_span(x, y, p.a, p.b)} ({_pts(d)}; "
                 f"{_ci(iv)}{exact}).")
-    return Signal("id_pass@1_gain", rose and not noise, x, y, d, cfg.min_pass1_gain, sentence, *_bounds(iv), p_value)
+    return Signal("id_pass@1_gain", rose and not noise, x, y, d, cfg.min_pass1_gain, sentence, *_bounds(iv), p_value, noise)
 
 
 def pass1_fell(signal: Signal, cfg: VerdictConfig) -> bool:
@@ -250,7 +251,7 @@ def coverage_signal(p: Pair, cfg: VerdictConfig) -> Signal:
         else "the model reaches problems it could not reach before"
     )
     sentence = f"In-distribution {what} went {_span(x, y, p.a, p.b)} ({_pts(d)}; {_ci(iv)}): {why}."
-    return Signal("coverage_stalled", stalled and not noise, x, y, d, cfg.coverage_min_rise, sentence, *_bounds(iv))
+    return Signal("coverage_stalled", stalled and not noise, x, y, d, cfg.coverage_min_rise, sentence, *_bounds(iv), noise=noise)
 
 
 def diversity_signal(p: Pair, cfg: VerdictConfig, kind: str, key: str) -> Signal:
@@ -273,7 +274,7 @@ def diversity_signal(p: Pair, cfg: VerdictConfig, kind: str, key: str) -> Signal
         f"{what} went {_span(x, y, p.a, p.b, pct=False)} ({rel:+.1%} relative; {_ci(iv, unit='%')}; "
         f"{verdict} the {cfg.diversity_max_drop:.0%} drop that counts)."
     )
-    return Signal(name, dropped and not noise, x, y, rel, cfg.diversity_max_drop, sentence, *_bounds(iv))
+    return Signal(name, dropped and not noise, x, y, rel, cfg.diversity_max_drop, sentence, *_bounds(iv), noise=noise)
 
 
 def ood_signal(p: Pair, cfg: VerdictConfig) -> Signal:
@@ -289,7 +290,7 @@ def ood_signal(p: Pair, cfg: VerdictConfig) -> Signal:
     noise = dropped and _noise(-1, iv)
     tail = ": within noise." if noise else ": the model generalizes worse." if dropped else "."
     sentence = f"{what} went {_span(x, y, p.a, p.b)} ({_pts(d)}; {_ci(iv)}){tail}"
-    return Signal("ood_pass@1_drop", dropped and not noise, x, y, d, cfg.ood_max_drop, sentence, *_bounds(iv))
+    return Signal("ood_pass@1_drop", dropped and not noise, x, y, d, cfg.ood_max_drop, sentence, *_bounds(iv), noise=noise)
 
 
 def disparity_signal(p: Pair, cfg: VerdictConfig) -> Signal:
@@ -306,7 +307,7 @@ def disparity_signal(p: Pair, cfg: VerdictConfig) -> Signal:
     tail = (": within noise." if noise else ": gains went to easy problems, the hardest fell behind." if grew
             else ".")
     sentence = f"{what} went {_span(x, y, p.a, p.b, pct=False)} ({d:+.3f}; {_ci(iv, 1.0, '', 3)}){tail}"
-    return Signal("disparity_growth", grew and not noise, x, y, d, cfg.disparity_max_growth, sentence, *_bounds(iv))
+    return Signal("disparity_growth", grew and not noise, x, y, d, cfg.disparity_max_growth, sentence, *_bounds(iv), noise=noise)
 
 
 def _target(history: list[dict[str, Any]], cfg: VerdictConfig) -> int:

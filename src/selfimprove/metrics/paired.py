@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from selfimprove.metrics.intervals import Interval, bootstrap, difference_interval, mcnemar_exact
+from selfimprove.metrics.intervals import Interval, bootstrap, difference_interval, mcnemar_exact, mean_interval
 
 PerProblem = dict[str, Any]
 
@@ -99,3 +99,23 @@ def disparity_change(before: PerProblem, after: PerProblem, r: Resampling) -> In
             return np.where(p_easy > 0, (p_easy - p_hard) / p_easy, np.nan)
 
     return bootstrap(lambda idx: disparity(b, idx) - disparity(a, idx), a.size, r.n_resamples, r.confidence, r.seed)
+
+
+def values_of(pp: PerProblem, measure: str, group: str = "correct") -> NDArray[np.float64]:
+    """One iteration's per-problem values of a measure: 'greedy' (0/1), 'coverage' (0/1: a sample was
+    right), or a diversity key of `group` (distinct-n, semantic, logical); NaN where not measured."""
+    every = list(range(len(_column(pp, "problem_id") or [])))
+    if measure == "greedy":
+        return _floats(_column(pp, "greedy") or [None] * len(every), every)
+    if measure == "coverage":
+        right, n = _column(pp, "correct_samples") or [], _column(pp, "samples") or []
+        return np.array([float(c > 0) if m else np.nan for c, m in zip(right, n)], dtype=float)
+    return _floats(_column(pp, "diversity", group, measure) or [None] * len(every), every)
+
+
+def value_interval(pp: PerProblem | None, measure: str, r: Resampling, group: str = "correct") -> Interval | None:
+    """Bootstrap interval of one iteration's mean of a measure (values_of); None without per-problem values."""
+    if not isinstance(pp, dict):
+        return None
+    values = values_of(pp, measure, group)
+    return mean_interval(values, r.n_resamples, r.confidence, r.seed) if np.isfinite(values).any() else None
