@@ -192,20 +192,17 @@ def run_boundary(cfg: BoundarySection) -> dict[str, Any]:
     return result
 
 
-def _cell(e: dict[str, Any]) -> str:
-    ci = f" [{100 * e['low']:.1f}, {100 * e['high']:.1f}]" if e.get("low") is not None else ""
-    return f"{100 * e['value']:.1f}{ci}"
-
-
 def show(result: dict[str, Any]) -> None:
     """pass@k and pass^k of both models per k, the crossing, and the sampling time."""
+    from selfimprove.report.boundary import estimate_cell
+
     b, t = str(result["base"]), str(result["trained"])
     its = result["iterations"]
     table = Table("k", f"pass@k M_{b}", f"pass@k M_{t}", f"pass^k M_{b}", f"pass^k M_{t}",
                   title=f"reasoning boundary on {its[b]['n_problems']} problems (95% intervals)")
     for k in its[b]["pass@k"]:
-        table.add_row(k, _cell(its[b]["pass@k"][k]), _cell(its[t]["pass@k"][k]), _cell(its[b]["pass^k"][k]),
-                      _cell(its[t]["pass^k"][k]))
+        table.add_row(k, estimate_cell(its[b]["pass@k"][k]), estimate_cell(its[t]["pass@k"][k]), estimate_cell(its[b]["pass^k"][k]),
+                      estimate_cell(its[t]["pass^k"][k]))
     console = Console()
     console.print(table)
     cross = result["crossing"]

@@ -13,12 +13,14 @@ import yaml
 from selfimprove.errors import UserError
 from selfimprove.metrics.paired import Resampling, value_interval
 from selfimprove.report import panels
+from selfimprove.report.boundary import boundary_section
 from selfimprove.report.collapse import monitor_section
 from selfimprove.report.compositional import compositional_section
 from selfimprove.report.load import Run, pick
 from selfimprove.report.plots import Panel, data_uri
 from selfimprove.report.render import Section, fragment, num, pct
 from selfimprove.report.samples import BrowserSection, choose
+from selfimprove.report.steps import steps_section
 from selfimprove.verdict import Verdict, VerdictConfig, judge
 
 
@@ -170,5 +172,6 @@ def run_section(ctx: ReportContext) -> Section:
 
 SECTIONS: list[Callable[[ReportContext], Section | None]] = [
     verdict_section, numbers_section, accuracy_section, diversity_section, generalization_section,
-    improvement_section, data_section, monitor_section, compositional_section, samples_section, run_section,
+    improvement_section, data_section, steps_section, monitor_section, compositional_section, boundary_section,
+    samples_section, run_section,
 ]
