@@ -78,6 +78,11 @@ def test_boundary_command_end_to_end(micro_run_dir: Path, tmp_path: Path) -> Non
     assert again.returncode == 0, again.stderr
     assert {p: p.stat().st_mtime_ns for p in shards} == stamps
     assert json.loads((run / "boundary" / "boundary.json").read_text())["iterations"] == result["iterations"]
+    # a smaller limit measures the first problems from the same shards
+    fewer = selfimprove("boundary", str(run), "--k", "8", "--limit", "2", "--iterations", "0", "2", "shard_size=3",
+                        cwd=tmp_path)
+    assert fewer.returncode == 0, fewer.stderr
+    assert json.loads((run / "boundary" / "boundary.json").read_text())["iterations"]["2"]["n_problems"] == 2
     # bad input: one line, exit code 2, nothing lost
     changed = selfimprove("boundary", str(run), "--k", "4", "--limit", "4", "shard_size=3", cwd=tmp_path)
     assert changed.returncode == 2 and "other settings" in changed.stderr and "Traceback" not in changed.stderr

@@ -4,13 +4,15 @@ pass@k for k = 1, 2, 4, ... <= k with intervals, pass^k and cover@tau (selfimpro
 
 Files, in the run directory (everything the report shows is rebuilt from them):
 
-    boundary/settings.json             split, k, limit, decoding, seed, shard size (a rerun must match)
+    boundary/settings.json             split, k, decoding, seed, shard size (a rerun must match)
     boundary/iter_XXX/part_NNNN.jsonl  judged Records of one shard of problems (written atomically)
     boundary/iter_XXX/part_NNNN.json   how long that shard took to sample (seconds, samples, tokens)
     boundary/boundary.json             the curves of each iteration and their comparison
 
 A shard whose .jsonl exists is never sampled again, so an interrupted command resumes where it stopped
-and gives the same samples (each shard's seed derives from the seed, the iteration and the shard).
+and gives the same samples (each shard's seed derives from the seed, the iteration and the shard). A larger
+--limit adds shards; a smaller one measures the first problems only (a shard cut short by a smaller limit
+cannot be extended: that is refused).
 Decoding is the run's own (sampling.temperature, top_p, max_new_tokens) unless overridden here.
 """
 
@@ -84,7 +86,7 @@ def _iterations(cfg: BoundarySection, run_dir: Path) -> tuple[int, int]:
 
 
 def _settings(cfg: BoundarySection, run: Any, split: str) -> dict[str, Any]:
-    return {"split": split, "k": cfg.k, "limit": cfg.limit, "seed": cfg.seed, "shard_size": cfg.shard_size,
+    return {"split": split, "k": cfg.k, "seed": cfg.seed, "shard_size": cfg.shard_size,
             "temperature": cfg.temperature or run.sampling.temperature, "top_p": cfg.top_p or run.sampling.top_p,
             "max_new_tokens": run.sampling.max_new_tokens, "stop": list(run.sampling.stop)}
 
@@ -121,6 +123,9 @@ def sample_iteration(cfg: BoundarySection, run: Any, task: Any, split: str, t: i
     for shard, start in enumerate(range(0, len(problems), cfg.shard_size)):
         out = folder / f"iter_{t:03d}" / f"part_{shard:04d}.jsonl"
         if out.is_file():
+            if sum(1 for _ in read_jsonl(out)) < len(problems[start : start + cfg.shard_size]):
+                raise UserError(f"{out} holds fewer problems than --limit {cfg.limit} asks of it (it was sampled with "
+                                "a smaller limit); use that limit, or move the boundary folder away to start over")
             continue
         if sampler is None:
             section = run.model.model_copy(update={"path": path})
@@ -138,17 +143,19 @@ def sample_iteration(cfg: BoundarySection, run: Any, task: Any, split: str, t: i
                           for p, pr, c in zip(chunk, prompts, completions)))
 
 
-def _counts(folder: Path) -> tuple[dict[str, tuple[int, int]], dict[str, float]]:
-    """(n, c) per problem id from an iteration's shards, and the summed timing of the shards."""
+def _counts(folder: Path, ids: set[str]) -> tuple[dict[str, tuple[int, int]], dict[str, float]]:
+    """(n, c) per problem id (of `ids`) from an iteration's shards, and the summed timing of the shards."""
     counts: dict[str, tuple[int, int]] = {}
     timing = {"seconds": 0.0, "samples": 0, "tokens": 0}
     for part in sorted(folder.glob("part_*.jsonl")):
+        used = False
         for row in read_jsonl(part):
             record = Record.from_dict(row)
-            verdicts = sample_verdicts(record)
-            counts[record.problem_id] = (len(verdicts), sum(verdicts))
+            if record.problem_id in ids:
+                verdicts = sample_verdicts(record)
+                counts[record.problem_id], used = (len(verdicts), sum(verdicts)), True
         took = part.with_suffix(".json")
-        if took.is_file():
+        if used and took.is_file():
             for key, value in json.loads(took.read_text(encoding="utf-8")).items():
                 timing[key] += value
     timing["samples_per_s"] = timing["samples"] / timing["seconds"] if timing["seconds"] else None
@@ -156,9 +163,10 @@ def _counts(folder: Path) -> tuple[dict[str, tuple[int, int]], dict[str, float]]
     return counts, timing
 
 
-def boundary_metrics(folder: Path, base: int, trained: int, seed: int) -> dict[str, Any]:
-    """The curves of both iterations on the problems both sampled, and their comparison."""
-    (cb, tb), (ct, tt) = _counts(folder / f"iter_{base:03d}"), _counts(folder / f"iter_{trained:03d}")
+def boundary_metrics(folder: Path, base: int, trained: int, seed: int, ids: set[str]) -> dict[str, Any]:
+    """The curves of both iterations on the problems of `ids` both sampled, their comparison, and the time
+    the shards holding those problems took."""
+    (cb, tb), (ct, tt) = _counts(folder / f"iter_{base:03d}", ids), _counts(folder / f"iter_{trained:03d}", ids)
     common = [pid for pid in cb if pid in ct]
     if not common:
         raise UserError(f"{folder}: iterations {base} and {trained} share no sampled problem")
@@ -183,7 +191,8 @@ def run_boundary(cfg: BoundarySection) -> dict[str, Any]:
     _check_settings(folder, _settings(cfg, run, split))
     for t in (base, trained):
         sample_iteration(cfg, run, task, split, t, folder)
-    result = boundary_metrics(folder, base, trained, cfg.seed)
+    ids = {p.id for p in task.load(split, cfg.limit)}
+    result = boundary_metrics(folder, base, trained, cfg.seed, ids)
     write_atomic(folder / "boundary.json", json.dumps(result, indent=1) + "\n")
     show(result)
     from selfimprove.report.html import write_report
