@@ -84,7 +84,7 @@ def _draw_panel(ax: Axes, panel: Panel) -> None:
         xs += list(x)
     if panel.log2x:
         ax.set_xscale("log", base=2)
-    elif xs:  # whole numbers on x, and a sane range when there is a single iteration
+    elif xs and all(float(v).is_integer() for v in xs):  # whole numbers on x, a sane range for one iteration
         lo, hi = min(xs), max(xs)
         ax.set_xlim(lo - 0.3, max(hi, lo + 1) + 0.3)
     ax.set_title(panel.title, fontsize=10)
@@ -93,7 +93,7 @@ def _draw_panel(ax: Axes, panel: Panel) -> None:
     if panel.log2x and xs:
         ticks = sorted(set(xs))
         ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
-    else:
+    elif all(float(v).is_integer() for v in xs):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3)
