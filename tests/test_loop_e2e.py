@@ -98,17 +98,22 @@ def test_sft_two_iterations(improve_model: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_dpo_two_iterations(improve_model: Path, tmp_path: Path) -> None:
-    run = start_run(tmp_path, run_config(improve_model, tmp_path / "runs", "dpo", strategy="dpo", pairs_per_problem=2))
+    config = run_config(improve_model, tmp_path / "runs", "dpo", strategy="dpo", pairs_per_problem=2,
+                        require_valid_steps=True)
+    run = start_run(tmp_path, config)
     check_layout(run, ["dpo", "dpo"])
     for t in (1, 2):
         samples = {r.problem_id: r for r in records(run / f"iter_{t:03d}" / "samples.jsonl")}
         pairs = rows(run / f"iter_{t:03d}" / "train_dpo.jsonl")
         assert pairs
         for pair in pairs:
-            by_text = {c.text: c.correct for c in samples[pair["problem_id"]].samples}
-            assert by_text[pair["chosen"]] is True and by_text[pair["rejected"]] is False
+            by_text = {c.text: c for c in samples[pair["problem_id"]].samples}
+            assert by_text[pair["chosen"]].correct is True and by_text[pair["rejected"]].correct is False
+            assert by_text[pair["chosen"]].steps_ok is not False  # require_valid_steps: no lucky chosen answer
             assert pair["prompt"] == samples[pair["problem_id"]].prompt
         assert max(sum(p["problem_id"] == q for p in pairs) for q in samples) <= 2
+        data = json.loads((run / f"iter_{t:03d}" / "metrics.json").read_text())["data"]
+        assert data["train_rows_wrong_step"] in (0.0, None) and "improve_false_positive_rate" in data
     assert changed(improve_model, run / "iter_001" / "model")
 
 

@@ -222,6 +222,25 @@ def compare_command(
     run_compare(load_config(CompareConfig, Path(config) if config else None, overrides))
 
 
+@app.command("boundary")
+def boundary_command(
+    run_dir: Annotated[str, typer.Argument(help="Run directory (runs/<name>) whose models are compared.")],
+    args: ConfigArgs = None,
+    k: Annotated[Optional[int], typer.Option(help="Samples per problem (pass@k for k = 1, 2, 4, ... <= k).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N problems of the split.")] = None,
+    iterations: Annotated[Optional[tuple[int, int]], typer.Option(
+        help="The base and the trained iteration, e.g. --iterations 0 3 (default: 0 and the last).")] = None,
+) -> None:
+    """The reasoning boundary: k samples per problem from two iterations' models, pass@k out to large k,
+    pass^k and cover@tau, written into RUN_DIR/boundary and the report."""
+    from selfimprove.commands.boundary import BoundarySection, run_boundary
+
+    path, overrides = split_args(args)
+    flags = {"run_dir": repr(run_dir), "k": k, "limit": limit, "iterations": list(iterations) if iterations else None}
+    overrides = [f"{key}={value}" for key, value in flags.items() if value is not None] + overrides
+    run_boundary(load_config(BoundarySection, path, overrides))
+
+
 def main() -> None:
     """Entry point: usage errors and user errors become one line and exit code 2, Ctrl-C exit code 130."""
     run_app(app, "selfimprove", resumable=("run", "demo"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from selfimprove.errors import UserError
@@ -24,27 +24,42 @@ def as_completion(prompt: Prompt, text: str) -> str | list[dict[str, str]]:
     return text if isinstance(prompt, str) else [{"role": "assistant", "content": text}]
 
 
-def unique(texts: Iterable[str]) -> list[str]:
-    """Texts in first-seen order with exact duplicates removed."""
-    return list(dict.fromkeys(texts))
+def _unique(samples: list[Completion]) -> list[Completion]:
+    """The first sample of each text, in first-seen order."""
+    first: dict[str, Completion] = {}
+    for c in samples:
+        first.setdefault(c.text, c)
+    return list(first.values())
 
 
-def split_by_verdict(samples: Sequence[Completion], dedupe: bool) -> tuple[list[str], list[str]]:
-    """Texts of the correct and of the incorrect samples (an unextractable answer is incorrect)."""
-    correct = [c.text for c in samples if c.correct]
-    wrong = [c.text for c in samples if not c.correct]
-    return (unique(correct), unique(wrong)) if dedupe else (correct, wrong)
+def _steps(c: Completion) -> Row:
+    """{'steps_ok': ...} for a step-checked sample, {} otherwise (code tasks, nothing checked)."""
+    return {"steps_ok": c.steps_ok} if c.steps_ok is not None else {}
 
 
-def sft_rows(records: Sequence[Record], max_per_problem: int | None, dedupe: bool, source: str = "sample") -> list[Row]:
+def split_by_verdict(
+    samples: Sequence[Completion], dedupe: bool, require_valid_steps: bool = False
+) -> tuple[list[Completion], list[Completion]]:
+    """The correct and the incorrect samples (an unextractable answer is incorrect). With
+    `require_valid_steps`, a correct sample whose step check found a wrong step (right answer, wrong
+    reasoning; selfimprove.verify.steps) is in neither list: it is not trained on as a good example, nor
+    used as a rejected one. A sample with nothing checked (`steps_ok` None) stays correct."""
+    correct = [c for c in samples if c.correct and not (require_valid_steps and c.steps_ok is False)]
+    wrong = [c for c in samples if not c.correct]
+    return (_unique(correct), _unique(wrong)) if dedupe else (correct, wrong)
+
+
+def sft_rows(records: Sequence[Record], max_per_problem: int | None, dedupe: bool, source: str = "sample",
+             require_valid_steps: bool = False) -> list[Row]:
     """Rejection-sampling fine-tuning data: each problem's correct samples, duplicates dropped, at most K
-    (ReST-EM keeps at most 10 per problem so easy problems do not dominate; Singh et al. 2023, Sec. 3)."""
+    (ReST-EM keeps at most 10 per problem so easy problems do not dominate; Singh et al. 2023, Sec. 3).
+    Rows of step-checked samples carry `steps_ok`, so the training data's wrong steps can be counted."""
     rows = []
     for record in records:
-        correct, _ = split_by_verdict(record.samples, dedupe)
-        for text in correct[:max_per_problem]:
-            rows.append({"prompt": record.prompt, "completion": as_completion(record.prompt, text),
-                         "problem_id": record.problem_id, "source": source})
+        correct, _ = split_by_verdict(record.samples, dedupe, require_valid_steps)
+        for c in correct[:max_per_problem]:
+            rows.append({"prompt": record.prompt, "completion": as_completion(record.prompt, c.text),
+                         "problem_id": record.problem_id, "source": source, **_steps(c)})
     return rows
 
 
@@ -73,29 +88,32 @@ def hinted_records(records: Sequence[Record], hint: str) -> list[Record]:
     return out
 
 
-def rationale_rows(rationales: Sequence[Record], max_per_problem: int | None, dedupe: bool) -> list[Row]:
+def rationale_rows(rationales: Sequence[Record], max_per_problem: int | None, dedupe: bool,
+                   require_valid_steps: bool = False) -> list[Row]:
     """Rationales that reached the gold answer, trained on with the hint removed: the prompt is the
     original question, so the model learns to produce the rationale without being told the answer."""
     unhinted = [
         Record(r.problem_id, r.iteration, r.split, r.metadata["unhinted_prompt"], r.gold, r.metadata, None, r.samples)
         for r in rationales
     ]
-    return sft_rows(unhinted, max_per_problem, dedupe, source="rationale")
+    return sft_rows(unhinted, max_per_problem, dedupe, "rationale", require_valid_steps)
 
 
-def dpo_pairs(records: Sequence[Record], pairs_per_problem: int, dedupe: bool, seed: int) -> list[Row]:
+def dpo_pairs(records: Sequence[Record], pairs_per_problem: int, dedupe: bool, seed: int,
+              require_valid_steps: bool = False) -> list[Row]:
     """Preference pairs from each problem's own samples: chosen = a correct sample, rejected = an incorrect
     one (Wu et al. 2024, Sec. 3). A problem with no correct or no incorrect sample gives no pair. At most
-    `pairs_per_problem` distinct pairs, drawn uniformly from all (correct, incorrect) combinations."""
+    `pairs_per_problem` distinct pairs, drawn uniformly from all (correct, incorrect) combinations.
+    `steps_ok`, when present, is the chosen sample's step check."""
     rows = []
     for record in records:
-        correct, wrong = split_by_verdict(record.samples, dedupe)
+        correct, wrong = split_by_verdict(record.samples, dedupe, require_valid_steps)
         combos = list(itertools.product(range(len(correct)), range(len(wrong))))
         rng = random.Random(f"{seed}/{record.problem_id}")
         for i, j in rng.sample(combos, min(pairs_per_problem, len(combos))):
-            rows.append({"prompt": record.prompt, "chosen": as_completion(record.prompt, correct[i]),
-                         "rejected": as_completion(record.prompt, wrong[j]),
-                         "problem_id": record.problem_id, "source": "sample"})
+            rows.append({"prompt": record.prompt, "chosen": as_completion(record.prompt, correct[i].text),
+                         "rejected": as_completion(record.prompt, wrong[j].text),
+                         "problem_id": record.problem_id, "source": "sample", **_steps(correct[i])})
     return rows
 
 

@@ -34,6 +34,7 @@ from selfimprove.curate import Row, dpo_pairs, hinted_records, mix, rationale_ro
 from selfimprove.evaluate import evaluate_split, judge_all
 from selfimprove.jsonl import read_jsonl, write_atomic, write_jsonl
 from selfimprove.metrics import EmbeddingCache, improvement_set
+from selfimprove.metrics.steps import step_metrics
 from selfimprove.metrics.summary import summarize_splits
 from selfimprove.report.console import metrics_table
 from selfimprove.rundir import RunDir, read_records_rows, replace_dir
@@ -159,11 +160,13 @@ def iteration_rows(cfg: RunConfig, run: RunDir, s: int, method: Method, rational
     recompute earlier iterations' rows exactly)."""
     records = read_records(run.iter_dir(s) / "samples.jsonl")
     loop = cfg.loop
+    valid = loop.require_valid_steps
     if method == "dpo":
-        return dpo_pairs(records, loop.pairs_per_problem, loop.dedupe, stage_seed(cfg, s, "pairs"))
-    rows = sft_rows(records, loop.max_per_problem, loop.dedupe)
+        return dpo_pairs(records, loop.pairs_per_problem, loop.dedupe, stage_seed(cfg, s, "pairs"), valid)
+    rows = sft_rows(records, loop.max_per_problem, loop.dedupe, "sample", valid)
     if rationalize:
-        rows += rationale_rows(read_records(run.iter_dir(s) / "rationales.jsonl"), loop.max_per_problem, loop.dedupe)
+        rationales = read_records(run.iter_dir(s) / "rationales.jsonl")
+        rows += rationale_rows(rationales, loop.max_per_problem, loop.dedupe, valid)
     return rows
 
 
@@ -249,6 +252,8 @@ def data_summary(run: RunDir, t: int, method: Method) -> dict[str, Any]:
     verdicts = [bool(c.correct) for r in records for c in r.samples]
     rows = list(read_jsonl(run.iter_dir(t) / f"train_{method}.jsonl"))
     sources = Counter(str(row.get("source", "unknown")) for row in rows)
+    checked = [row["steps_ok"] for row in rows if row.get("steps_ok") is not None]
+    steps = step_metrics(records)
     return {
         "method": method,
         "improve_problems": len(records),
@@ -257,6 +262,10 @@ def data_summary(run: RunDir, t: int, method: Method) -> dict[str, Any]:
         "improve_solved": sum(any(c.correct for c in r.samples) for r in records),
         "train_rows": len(rows),
         "train_rows_by_source": dict(sorted(sources.items())),
+        # right answer, wrong reasoning in what was trained on (rows whose sample had its steps checked)
+        "train_rows_wrong_step": checked.count(False) / len(checked) if checked else None,
+        "improve_false_positive_rate": steps["false_positive_rate"] if steps else None,
+        "improve_cot_pass@k": steps["cot_pass@k"] if steps else None,
     }
 
 

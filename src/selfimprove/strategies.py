@@ -81,6 +81,11 @@ class LoopSection(Section):
         None, ge=1, description="SFT: keep at most K correct samples per problem (ReST-EM uses 10); null = all.",
     )
     dedupe: bool = Field(True, description="Drop exact duplicate completions of a problem before capping/pairing.")
+    require_valid_steps: bool = Field(
+        False, description="Drop correct-answer samples whose step check found a wrong step (right answer, wrong "
+                           "reasoning) from the training rows; samples with nothing checked are kept. Only tasks "
+                           "with a step check (arith, gsm8k, math) have such samples.",
+    )
     restart_from_base: bool = Field(
         False, description="SFT: train each M_t from the starting model (ReST-EM, STaR) instead of continuing "
                            "from M_{t-1} (Wu et al. 2024). Sampling always uses M_{t-1}.",

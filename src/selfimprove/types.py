@@ -28,7 +28,9 @@ class Problem:
 @dataclass
 class Completion:
     """One sampled answer. `answer`/`correct` use strict extraction; the `_flexible` twins the lenient one
-    (reported side by side, as lm-evaluation-harness does)."""
+    (reported side by side, as lm-evaluation-harness does). `steps_*` hold the step check of tasks with
+    checkable arithmetic (selfimprove.verify.steps): `steps_ok` is None when nothing was checked or the task
+    has no step check (code tasks), `steps_wrong` lists the wrong statements."""
 
     text: str
     num_tokens: int = 0
@@ -37,6 +39,9 @@ class Completion:
     correct: bool | None = None
     answer_flexible: str | None = None
     correct_flexible: bool | None = None
+    steps_ok: bool | None = None
+    steps_checked: int = 0
+    steps_wrong: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -113,12 +118,20 @@ class Task(Protocol):
         """Whether an extracted answer matches the gold answer."""
         ...
 
+    # A task whose completions have checkable arithmetic steps also defines
+    # `check_steps(self, text: str) -> selfimprove.verify.steps.StepCheck`; `judge` records it.
+
 
 def judge(task: Task, completion: Completion, gold: str) -> Completion:
     """Fill in a completion's extracted answers and verdicts, strict and flexible (extraction is kept apart
-    from scoring, as in lm-evaluation-harness)."""
+    from scoring, as in lm-evaluation-harness), and its step check when the task has one."""
     completion.answer = task.extract(completion.text, "strict")
     completion.correct = task.verify(completion.answer, gold)
     completion.answer_flexible = task.extract(completion.text, "flexible")
     completion.correct_flexible = task.verify(completion.answer_flexible, gold)
+    check_steps = getattr(task, "check_steps", None)
+    if check_steps is not None:
+        from selfimprove.verify.steps import record_steps  # the contract module imports nothing at load time
+
+        record_steps(completion, check_steps(completion.text))
     return completion

@@ -19,6 +19,16 @@ Labels (the `id_pass@1_gain` signal says whether pass@1 rose by at least `min_pa
                or disparity got worse (a stalled coverage alone does not count when pass@1 is flat)
     flat       pass@1 stayed within `min_pass1_gain` and nothing got worse
 
+Is the change real? Every comparison gets a paired 95% interval over problems (the paired bootstrap of
+selfimprove.metrics.intervals, seeded; greedy pass@1 also gets the exact McNemar p-value). A signal fires
+only when its change passes its threshold *and* its interval excludes no change (for coverage_stalled:
+the whole interval lies below `coverage_min_rise`); otherwise its sentence says "within noise" with the
+interval. Runs whose metrics.json has no `per_problem` values (written before intervals existed) are
+judged on thresholds alone, and the sentences say there is no interval.
+
+Right answer, wrong reasoning does not change the label but is named (`notes`, and the summary's last
+sentence) when at least `wrong_step_note` of an iteration's training rows had a wrong step.
+
 A signal whose numbers are missing (e.g. no OOD split, semantic diversity not computed) does not fire,
 and its sentence says it was not measured. Input: one metrics dict per iteration, 0..T, each holding
 one `summarize()` dict per split (selfimprove.metrics.summary).
@@ -32,6 +42,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from selfimprove.errors import UserError
+from selfimprove.metrics.intervals import Interval
+from selfimprove.metrics.paired import (
+    PerProblem,
+    Resampling,
+    coverage_change,
+    disparity_change,
+    diversity_change,
+    greedy_change,
+)
 
 Label = Literal["progress", "reversal", "regress", "flat"]
 
@@ -65,6 +84,16 @@ class VerdictConfig(BaseModel):
     disparity_max_growth: float = Field(
         0.05, ge=0, description="absolute rise of the easy-hard disparity that fires its signal"
     )
+    confidence: float = Field(
+        0.95, gt=0, lt=1, description="level of the paired bootstrap interval of each change; a signal fires only "
+                                      "when its interval excludes no change"
+    )
+    n_resamples: int = Field(2000, ge=100, description="bootstrap resamples of the problems per interval")
+    bootstrap_seed: int = Field(0, description="seed of the bootstrap (fixed, so a rebuilt report is the same)")
+    wrong_step_note: float = Field(
+        0.05, ge=0, le=1, description="share of training rows with a wrong step (right answer, wrong reasoning) "
+                                      "from which the verdict names it"
+    )
 
 
 @dataclass
@@ -78,6 +107,10 @@ class Signal:
     change: float | None
     threshold: float
     sentence: str
+    low: float | None = None  # paired interval of the change (None: per-problem values not recorded)
+    high: float | None = None
+    p_value: float | None = None  # exact McNemar test (greedy pass@1 only)
+    noise: bool = False  # the change passed its threshold but not its interval
 
 
 @dataclass
@@ -89,6 +122,7 @@ class Verdict:
     baseline: int
     compared: int
     signals: list[Signal] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # caveats that do not change the label (wrong steps)
 
     def fired(self) -> list[str]:
         return [s.name for s in self.signals if s.fired]
@@ -142,6 +176,35 @@ class Pair:
     def values(self, split: str, *path: str) -> tuple[float | None, float | None]:
         return _value(self.before, split, *path), _value(self.after, split, *path)
 
+    def per_problem(self, split: str) -> tuple[PerProblem, PerProblem] | None:
+        """Both iterations' per-problem values of a split (None when either lacks them: older runs)."""
+        a, b = (m.get(split, {}).get("per_problem") if isinstance(m.get(split), dict) else None
+                for m in (self.before, self.after))
+        return (a, b) if isinstance(a, dict) and isinstance(b, dict) else None
+
+
+def _resampling(cfg: VerdictConfig) -> Resampling:
+    return Resampling(cfg.n_resamples, cfg.confidence, cfg.bootstrap_seed)
+
+
+def _ci(iv: Interval | None, scale: float = 100.0, unit: str = " points", digits: int = 1) -> str:
+    """'95% interval of the change [a, b] points', or why there is none."""
+    if iv is None:
+        return "no interval: per-problem values not recorded"
+    return f"{iv.confidence:.0%} interval of the change [{iv.low * scale:+.{digits}f}, {iv.high * scale:+.{digits}f}]{unit}"
+
+
+def _noise(direction: int, iv: Interval | None) -> bool:
+    """Whether a change in `direction` (+1 rise, -1 fall) is within noise: its interval does not exclude 0
+    on that side. Without an interval the threshold alone decides (nothing is within noise)."""
+    if iv is None:
+        return False
+    return not (iv.low > 0 if direction > 0 else iv.high < 0)
+
+
+def _bounds(iv: Interval | None) -> tuple[float | None, float | None]:
+    return (iv.low, iv.high) if iv is not None else (None, None)
+
 
 def pass1_signal(p: Pair, cfg: VerdictConfig) -> Signal:
     """Whether in-distribution greedy pass@1 rose by at least `min_pass1_gain` (the apparent progress)."""
@@ -149,10 +212,23 @@ def pass1_signal(p: Pair, cfg: VerdictConfig) -> Signal:
     if x is None or y is None:
         return _missing("id_pass@1_gain", "in-distribution greedy pass@1", cfg.min_pass1_gain)
     d = y - x
+    pp = p.per_problem(cfg.id_split)
+    iv, p_value = greedy_change(*pp, _resampling(cfg)) if pp else (None, None)
     rose, fell = d >= cfg.min_pass1_gain - EPS, d <= -cfg.min_pass1_gain + EPS
-    trend = "rose" if rose else "fell" if fell else f"stayed within {cfg.min_pass1_gain * 100:.1f} points"
-    sentence = f"In-distribution ({cfg.id_split}) greedy pass@1 {trend}: {_span(x, y, p.a, p.b)} ({_pts(d)})."
-    return Signal("id_pass@1_gain", rose, x, y, d, cfg.min_pass1_gain, sentence)
+    noise = (rose or fell) and _noise(1 if rose else -1, iv)
+    trend = ("changed within noise" if noise else "rose" if rose else "fell" if fell
+             else f"stayed within {cfg.min_pass1_gain * 100:.1f} points")
+    exact = f"; exact McNemar p = {p_value:.3g}" if p_value is not None else ""
+    sentence = (f"In-distribution ({cfg.id_split}) greedy pass@1 {trend}: {_span(x, y, p.a, p.b)} ({_pts(d)}; "
+                f"{_ci(iv)}{exact}).")
+    return Signal("id_pass@1_gain", rose and not noise, x, y, d, cfg.min_pass1_gain, sentence, *_bounds(iv), p_value, noise)
+
+
+def pass1_fell(signal: Signal, cfg: VerdictConfig) -> bool:
+    """Whether the pass@1 signal shows a fall: past the threshold and, when there is an interval, outside it."""
+    if signal.change is None or signal.change > -cfg.min_pass1_gain + EPS:
+        return False
+    return signal.high is None or signal.high < 0
 
 
 def coverage_signal(p: Pair, cfg: VerdictConfig) -> Signal:
@@ -163,14 +239,19 @@ def coverage_signal(p: Pair, cfg: VerdictConfig) -> Signal:
     if x is None or y is None:
         return _missing("coverage_stalled", what, cfg.coverage_min_rise)
     d = y - x
-    fired = d < cfg.coverage_min_rise - EPS
+    pp = p.per_problem(cfg.id_split)
+    iv = coverage_change(*pp, _resampling(cfg)) if pp else None
+    stalled = d < cfg.coverage_min_rise - EPS
+    # "did not grow" is established only when the whole interval lies below the rise that counts
+    noise = stalled and iv is not None and iv.high >= cfg.coverage_min_rise
     why = (
-        f"it did not rise by {cfg.coverage_min_rise * 100:.1f} points, so the model reaches no new problems"
-        if fired
+        "within noise, so it is not established that coverage stalled" if noise
+        else f"it did not rise by {cfg.coverage_min_rise * 100:.1f} points, so the model reaches no new problems"
+        if stalled
         else "the model reaches problems it could not reach before"
     )
-    sentence = f"In-distribution {what} went {_span(x, y, p.a, p.b)} ({_pts(d)}): {why}."
-    return Signal("coverage_stalled", fired, x, y, d, cfg.coverage_min_rise, sentence)
+    sentence = f"In-distribution {what} went {_span(x, y, p.a, p.b)} ({_pts(d)}; {_ci(iv)}): {why}."
+    return Signal("coverage_stalled", stalled and not noise, x, y, d, cfg.coverage_min_rise, sentence, *_bounds(iv), noise=noise)
 
 
 def diversity_signal(p: Pair, cfg: VerdictConfig, kind: str, key: str) -> Signal:
@@ -184,13 +265,16 @@ def diversity_signal(p: Pair, cfg: VerdictConfig, kind: str, key: str) -> Signal
     if x <= 0:
         return Signal(name, False, x, y, None, cfg.diversity_max_drop, f"{what} was 0 at iteration {p.a}; not judged.")
     rel = (y - x) / x
-    fired = -rel > cfg.diversity_max_drop + EPS
-    verdict = "more than" if fired else "not more than"
+    pp = p.per_problem(cfg.id_split)
+    iv = diversity_change(*pp, cfg.diversity_group, key, _resampling(cfg)) if pp else None
+    dropped = -rel > cfg.diversity_max_drop + EPS
+    noise = dropped and _noise(-1, iv)
+    verdict = "within noise, though more than" if noise else "more than" if dropped else "not more than"
     sentence = (
-        f"{what} went {_span(x, y, p.a, p.b, pct=False)} ({rel:+.1%} relative; "
+        f"{what} went {_span(x, y, p.a, p.b, pct=False)} ({rel:+.1%} relative; {_ci(iv, unit='%')}; "
         f"{verdict} the {cfg.diversity_max_drop:.0%} drop that counts)."
     )
-    return Signal(name, fired, x, y, rel, cfg.diversity_max_drop, sentence)
+    return Signal(name, dropped and not noise, x, y, rel, cfg.diversity_max_drop, sentence, *_bounds(iv), noise=noise)
 
 
 def ood_signal(p: Pair, cfg: VerdictConfig) -> Signal:
@@ -200,9 +284,13 @@ def ood_signal(p: Pair, cfg: VerdictConfig) -> Signal:
     if x is None or y is None:
         return _missing("ood_pass@1_drop", what, cfg.ood_max_drop)
     d = y - x
-    fired = -d > cfg.ood_max_drop + EPS
-    sentence = f"{what} went {_span(x, y, p.a, p.b)} ({_pts(d)})" + (": the model generalizes worse." if fired else ".")
-    return Signal("ood_pass@1_drop", fired, x, y, d, cfg.ood_max_drop, sentence)
+    pp = p.per_problem(cfg.ood_split)
+    iv, _ = greedy_change(*pp, _resampling(cfg)) if pp else (None, None)
+    dropped = -d > cfg.ood_max_drop + EPS
+    noise = dropped and _noise(-1, iv)
+    tail = ": within noise." if noise else ": the model generalizes worse." if dropped else "."
+    sentence = f"{what} went {_span(x, y, p.a, p.b)} ({_pts(d)}; {_ci(iv)}){tail}"
+    return Signal("ood_pass@1_drop", dropped and not noise, x, y, d, cfg.ood_max_drop, sentence, *_bounds(iv), noise=noise)
 
 
 def disparity_signal(p: Pair, cfg: VerdictConfig) -> Signal:
@@ -212,10 +300,14 @@ def disparity_signal(p: Pair, cfg: VerdictConfig) -> Signal:
     if x is None or y is None:
         return _missing("disparity_growth", what, cfg.disparity_max_growth)
     d = y - x
-    fired = d > cfg.disparity_max_growth + EPS
-    tail = ": gains went to easy problems, the hardest fell behind." if fired else "."
-    sentence = f"{what} went {_span(x, y, p.a, p.b, pct=False)} ({d:+.3f}){tail}"
-    return Signal("disparity_growth", fired, x, y, d, cfg.disparity_max_growth, sentence)
+    pp = p.per_problem(cfg.id_split)
+    iv = disparity_change(*pp, _resampling(cfg)) if pp else None
+    grew = d > cfg.disparity_max_growth + EPS
+    noise = grew and _noise(1, iv)
+    tail = (": within noise." if noise else ": gains went to easy problems, the hardest fell behind." if grew
+            else ".")
+    sentence = f"{what} went {_span(x, y, p.a, p.b, pct=False)} ({d:+.3f}; {_ci(iv, 1.0, '', 3)}){tail}"
+    return Signal("disparity_growth", grew and not noise, x, y, d, cfg.disparity_max_growth, sentence, *_bounds(iv), noise=noise)
 
 
 def _target(history: list[dict[str, Any]], cfg: VerdictConfig) -> int:
@@ -242,14 +334,34 @@ def _label(signals: list[Signal], cfg: VerdictConfig) -> tuple[Label, str]:
         if hidden:
             return "reversal", f"Self-improvement reversal: in-distribution pass@1 rose ({change}), but {named}."
         return "progress", f"Progress: in-distribution pass@1 rose ({change}) and no reversal signal fired."
-    if (pass1.change or 0.0) <= -cfg.min_pass1_gain + EPS:
+    if pass1_fell(pass1, cfg):
         extra = f"; also {named}" if hidden else ""
         return "regress", f"Regress: in-distribution pass@1 fell ({change}){extra}."
     worse = [s for s in hidden if s.name != "coverage_stalled"]
+    moved = "changed within noise" if abs(pass1.change or 0.0) >= cfg.min_pass1_gain - EPS else "did not move"
     if worse:
         named = _listing(worse)
-        return "regress", f"Regress: in-distribution pass@1 did not move ({change}), but {named}."
-    return "flat", f"Flat: in-distribution pass@1 changed by {change}, less than the threshold, and nothing got worse."
+        return "regress", f"Regress: in-distribution pass@1 {moved} ({change}), but {named}."
+    less = "within noise" if moved != "did not move" else "less than the threshold"
+    return "flat", f"Flat: in-distribution pass@1 changed by {change}, {less}, and nothing got worse."
+
+
+def step_notes(history: list[dict[str, Any]], cfg: VerdictConfig, b: int) -> list[str]:
+    """Right answer, wrong reasoning, named when it matters: the share of each iteration's training rows with
+    a wrong step (from `wrong_step_note` on), and the false-positive rate of the compared models' samples."""
+    notes = []
+    shares = {t: _value(history[t], "data", "train_rows_wrong_step") for t in range(1, b + 1)}
+    big = {t: v for t, v in shares.items() if v is not None and v >= cfg.wrong_step_note - EPS}
+    if big:
+        listed = ", ".join(f"{v:.0%} at iteration {t}" for t, v in big.items())
+        notes.append(f"Training rows that reached the right answer through a wrong step: {listed} "
+                     "(loop.require_valid_steps drops them).")
+    x, y = _value(history[0], cfg.id_split, "steps", "false_positive_rate"), _value(
+        history[b], cfg.id_split, "steps", "false_positive_rate")
+    if x is not None and y is not None and max(x, y) >= cfg.wrong_step_note - EPS:
+        notes.append(f"Of the answer-correct {cfg.id_split} samples, {x:.0%} at iteration 0 and {y:.0%} at iteration "
+                     f"{b} had a wrong step (false positives of answer checking).")
+    return notes
 
 
 def judge(history: list[dict[str, Any]], config: VerdictConfig | None = None) -> Verdict:
@@ -276,4 +388,7 @@ def judge(history: list[dict[str, Any]], config: VerdictConfig | None = None) ->
         disparity_signal(pair, cfg),
     ]
     label, summary = _label(signals, cfg)
-    return Verdict(label, summary, 0, b, signals)
+    notes = step_notes(history, cfg, b)
+    if notes:
+        summary = f"{summary} {notes[0]}"
+    return Verdict(label, summary, 0, b, signals, notes)

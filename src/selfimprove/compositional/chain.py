@@ -141,6 +141,18 @@ def evaluate(template: str, values: Mapping[int, Fraction]) -> Fraction:
         raise ChainError("unparseable", f"{template}: {e}") from None
 
 
+def exact_value(expr: str) -> Fraction:
+    """The exact value of calculator arithmetic written with plain numbers (`12/4`, `3*(2+1)`, `-5--3`).
+    Raises ChainError ('division_by_zero' or 'unparseable') when it is not such arithmetic."""
+    literals: list[Fraction] = []
+
+    def name(m: re.Match[str]) -> str:
+        literals.append(Fraction(m.group()))
+        return f"v{len(literals) - 1}"
+
+    return evaluate(_LITERAL.sub(name, expr), dict(enumerate(literals)))
+
+
 def _eval(node: ast.expr, values: Mapping[int, Fraction]) -> Fraction:
     if isinstance(node, ast.Name):
         return values[int(node.id[1:])]

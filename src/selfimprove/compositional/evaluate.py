@@ -43,6 +43,7 @@ from selfimprove.sections import TaskSection
 from selfimprove.tasks import arith_world as world
 from selfimprove.tasks import get_task
 from selfimprove.types import Completion, ExtractMode, Problem, Prompt, Record, Sampler, SamplingParams, Task
+from selfimprove.verify.steps import record_steps
 
 Mode = Literal["cot", "code"]
 PAIR_SPLITS = {"compositional_gsm": "pairs", "arith": "compositional"}
@@ -236,6 +237,9 @@ def run_mode(
         stop, known = ("```",), None  # a program ends at its closing fence; a blank line may be inside it
     flat = greedy(sampler, [p for r in ROLES for p in prompts[r]], max_new_tokens, stop, known)
     n = len(problems)
+    check = getattr(task, "check_steps", None) if mode == "cot" else None
+    for c in flat if check is not None else []:  # right answer, wrong reasoning (selfimprove.verify.steps)
+        record_steps(c, check(c.text))
     completions = {r: flat[i * n : (i + 1) * n] for i, r in enumerate(ROLES)}
     texts = {r: [c.text for c in completions[r]] for r in ROLES}
     answers, statuses = read_answers(task, mode, texts, section.sandbox_timeout)

@@ -23,6 +23,7 @@ from selfimprove.compositional.pairs import Pair, load_gsm8k, load_pairs
 from selfimprove.compositional.prompt import pair_exemplars, pair_prompt, single_exemplar, single_prompt, with_shots
 from selfimprove.errors import UserError
 from selfimprove.types import ExtractMode, Problem, Prompt
+from selfimprove.verify.steps import StepCheck, check_steps
 
 _NUM = r"\$?\s*(-?(?:\d[\d,]*)?\.?\d+)"
 FINAL_STRICT = re.compile(rf"The final answer is\s*{_NUM}", re.IGNORECASE)
@@ -125,6 +126,10 @@ class CompositionalGSMTask:
         """Q1's answer inside a composed answer: `The Q1 answer is N` (strict), or also `X = N` (flexible)."""
         match = (Q1_STRICT if mode == "strict" else Q1_FLEXIBLE).search(text)
         return _clean(match.group(1)) if match else None
+
+    def check_steps(self, text: str) -> StepCheck:
+        """Every arithmetic statement of a chain of thought, exactly (as for GSM8K)."""
+        return check_steps(text)
 
     def verify(self, answer: str | None, gold: str) -> bool:
         if answer is None:

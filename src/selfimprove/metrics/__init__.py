@@ -12,6 +12,10 @@ Post-training"): modules, one measurement each, all pure functions over verdicts
 - generalization.py  pass@1 per difficulty, easy-hard disparity, ID-OOD gap
 - improvement.py     the improvement set IS(t) and M_1's pass@k on it ("capability illusion")
 - summary.py         `summarize(records)`: one split's metrics.json entry
+- steps.py           false-positive rate and CoT-pass@k from step checks (right answer, wrong reasoning)
+- intervals.py       paired bootstrap intervals and the exact McNemar test
+- paired.py          the intervals of the changes the verdict judges, from per-problem values
+- boundary.py        pass@k out to large k, pass^k and cover@tau (the reasoning boundary)
 
 The run-level judgement built on these lives in `selfimprove.verdict`.
 """

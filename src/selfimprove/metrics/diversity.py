@@ -31,32 +31,34 @@ from selfimprove.types import Record
 
 GROUPS = ("correct", "incorrect")
 NGRAM_ORDERS = (1, 2, 3, 4)
+KEYS = (*(f"distinct-{n}" for n in NGRAM_ORDERS), "semantic", "logical")
 
-Groups = dict[str, list[list[str]]]
+Groups = dict[str, list[tuple[int, list[str]]]]  # group -> (index of the record, its texts in the group)
+Values = dict[str, dict[str, list[float | None]]]  # group -> measure -> one value per record (None: not in group)
 
 
 def group_texts(records: Sequence[Record], min_group: int = 2) -> Groups:
-    """For each group, the sample texts of every problem with at least `min_group` samples in it."""
+    """For each group, (record index, sample texts) of every problem with at least `min_group` samples in it."""
     groups: Groups = {g: [] for g in GROUPS}
-    for record in records:
+    for index, record in enumerate(records):
         split: dict[str, list[str]] = {g: [] for g in GROUPS}
         for i, c in enumerate(record.samples):
             ok = is_correct(c, where=f"sample {i} of problem {record.problem_id!r}")
             split["correct" if ok else "incorrect"].append(c.text)
         for g in GROUPS:
             if len(split[g]) >= min_group:
-                groups[g].append(split[g])
+                groups[g].append((index, split[g]))
     return groups
 
 
 def embed_groups(groups: Groups, cache: EmbeddingCache) -> dict[str, list[np.ndarray]]:
     """Embeddings for every grouped text, encoded in one batch through the cache, then cut per problem."""
-    flat = [t for g in GROUPS for texts in groups[g] for t in texts]
+    flat = [t for g in GROUPS for _, texts in groups[g] for t in texts]
     rows = cache.embed(flat)
     out: dict[str, list[np.ndarray]] = {g: [] for g in GROUPS}
     start = 0
     for g in GROUPS:
-        for texts in groups[g]:
+        for _, texts in groups[g]:
             out[g].append(rows[start : start + len(texts)])
             start += len(texts)
     return out
@@ -67,22 +69,35 @@ def _mean(values: Sequence[float | int | None]) -> float | None:
     return float(np.mean(kept)) if kept else None
 
 
-def group_summary(text_groups: list[list[str]], vectors: list[np.ndarray] | None) -> dict[str, float | int | None]:
-    """Mean lexical, semantic and logical diversity over the problems of one group."""
-    summary: dict[str, float | int | None] = {"n_problems": len(text_groups)}
-    for n in NGRAM_ORDERS:
-        summary[f"distinct-{n}"] = _mean([distinct_n(texts, n) for texts in text_groups])
-    summary["semantic"] = _mean([semantic_diversity(v) for v in vectors]) if vectors is not None else None
-    summary["logical"] = _mean([logical_diversity(texts) for texts in text_groups])
-    return summary
+def problem_values(records: Sequence[Record], embeddings: EmbeddingCache | None = None, min_group: int = 2) -> Values:
+    """Each diversity measure of each problem, per group, aligned with `records` (None where the problem has
+    fewer than `min_group` samples in the group, and for semantic diversity without an `EmbeddingCache`).
+    The verdict's paired intervals resample these per-problem values."""
+    if min_group < 2:
+        raise UserError(f"diversity needs at least two texts per problem; min_group={min_group} must be >= 2")
+    groups = group_texts(records, min_group)
+    vectors = embed_groups(groups, embeddings) if embeddings is not None else None
+    out: Values = {g: {key: [None] * len(records) for key in KEYS} for g in GROUPS}
+    for g in GROUPS:
+        for j, (index, texts) in enumerate(groups[g]):
+            for n in NGRAM_ORDERS:
+                out[g][f"distinct-{n}"][index] = distinct_n(texts, n)
+            out[g]["semantic"][index] = semantic_diversity(vectors[g][j]) if vectors is not None else None
+            out[g]["logical"][index] = logical_diversity(texts)
+    return out
+
+
+def summarize_values(values: Values) -> dict[str, dict[str, float | int | None]]:
+    """{'correct': {...}, 'incorrect': {...}}: how many problems are in each group and each measure's mean."""
+    return {
+        g: {"n_problems": sum(v is not None for v in values[g]["logical"]),
+            **{key: _mean(values[g][key]) for key in KEYS}}
+        for g in GROUPS
+    }
 
 
 def diversity(
     records: Sequence[Record], embeddings: EmbeddingCache | None = None, min_group: int = 2
 ) -> dict[str, dict[str, float | int | None]]:
     """{'correct': {...}, 'incorrect': {...}} with n_problems, distinct-1..4, semantic and logical."""
-    if min_group < 2:
-        raise UserError(f"diversity needs at least two texts per problem; min_group={min_group} must be >= 2")
-    groups = group_texts(records, min_group)
-    vectors = embed_groups(groups, embeddings) if embeddings is not None else None
-    return {g: group_summary(groups[g], vectors[g] if vectors is not None else None) for g in GROUPS}
+    return summarize_values(problem_values(records, embeddings, min_group))

@@ -79,13 +79,19 @@ def _canon(node: ast.expr) -> str:
     raise ValueError(f"unsupported expression node {type(node).__name__}")
 
 
-def normalize_side(side: str) -> str:
-    """One side of an equation in canonical form (rules 2 and 3 of the module docstring)."""
+def clean_side(side: str) -> str:
+    """One side of an equation as plain Python arithmetic (rule 2 of the module docstring): unit words,
+    whitespace, `$` and thousands commas removed, `×`, ` x `, `÷`, `−`, `^` and `N%` rewritten."""
     s = side.replace("×", "*").replace("÷", "/").replace("−", "-").replace("^", "**")
     s = re.sub(r"\s+x\s+", "*", s)
     s = _UNIT_WORD.sub("", s)
     s = re.sub(r"[\s,$]", "", s)
-    s = _PERCENT.sub(r"(\1/100)", s)
+    return _PERCENT.sub(r"(\1/100)", s)
+
+
+def normalize_side(side: str) -> str:
+    """One side of an equation in canonical form (rules 2 and 3 of the module docstring)."""
+    s = clean_side(side)
     if len(s) > MAX_SIDE:
         return s
     try:

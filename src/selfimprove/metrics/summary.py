@@ -13,6 +13,10 @@ lm-evaluation-harness reports strict and flexible side by side):
     coverage@N(_flexible)          fraction of problems with >= 1 correct } both are reported
     diversity                      {'correct': {...}, 'incorrect': {...}} (diversity.py)
     per_difficulty, disparity      greedy pass@1 per level and the easy-hard disparity (generalization.py)
+    steps                          false-positive rate, CoT-pass@k (steps.py); None without step checks
+    per_problem                    the per-problem values behind the numbers above, for paired intervals:
+                                   problem_id, difficulty, greedy (0/1, None without a greedy completion),
+                                   samples, correct_samples, and diversity {group: {measure: [value]}}
 
 k keys are strings because JSON object keys are. Problems with fewer samples than N still use all of
 theirs (pass@k's estimator and maj@k's blocks are per problem).
@@ -27,11 +31,12 @@ import numpy as np
 
 from selfimprove.errors import UserError
 from selfimprove.metrics.coverage import coverage, sampled_accuracy
-from selfimprove.metrics.diversity import diversity
-from selfimprove.metrics.generalization import disparity, ood_gap, pass1_by_difficulty
+from selfimprove.metrics.diversity import Values, problem_values, summarize_values
+from selfimprove.metrics.generalization import difficulty_of, disparity, ood_gap, pass1_by_difficulty
 from selfimprove.metrics.passk import maj_at_k, pass_at_k, powers_of_two
 from selfimprove.metrics.records import greedy_verdict, sample_answers, sample_verdicts
 from selfimprove.metrics.semantic import EmbeddingCache
+from selfimprove.metrics.steps import step_metrics
 from selfimprove.types import Record
 
 
@@ -73,15 +78,30 @@ def summarize(
     computed only when an `EmbeddingCache` is given; otherwise it is None."""
     sampled = [r for r in records if r.samples]
     per_level = pass1_by_difficulty(records)
+    values = problem_values(records, embeddings, min_group)
     return {
         "n_problems": len(records),
         "samples_per_problem": min((len(r.samples) for r in sampled), default=0),
         **greedy_metrics(records),
         **sampled_metrics(records),
         **sampled_metrics(records, flexible=True),
-        "diversity": diversity(sampled, embeddings, min_group),
+        "diversity": summarize_values(values),
         "per_difficulty": per_level,
         "disparity": disparity(per_level),
+        "steps": step_metrics(records),
+        "per_problem": per_problem(records, values),
+    }
+
+
+def per_problem(records: Sequence[Record], diversity_values: Values) -> dict[str, Any]:
+    """The per-problem values (aligned lists) that the verdict's paired intervals resample."""
+    return {
+        "problem_id": [r.problem_id for r in records],
+        "difficulty": [difficulty_of(r) for r in records],
+        "greedy": [None if (v := greedy_verdict(r)) is None else int(v) for r in records],
+        "samples": [len(r.samples) for r in records],
+        "correct_samples": [sum(sample_verdicts(r)) for r in records],
+        "diversity": diversity_values,
     }
 
 

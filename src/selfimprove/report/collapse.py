@@ -202,9 +202,9 @@ def monitor_section(ctx: ReportContext) -> Section | None:
     upper = [None if m is None or s is None else m + s for m, s in zip(mean, std)]
     lower = [None if m is None or s is None else m - s for m, s in zip(mean, std)]
     split = rows[-1][1]["split"]
-    panel = Panel(f"Perplexity of {split} reference solutions", [
-        Line("mean", mean), Line("mean + std", upper, style={"linestyle": "--", "marker": ""}),
-        Line("mean - std", lower, style={"linestyle": "--", "marker": ""})], ylabel="perplexity")
+    # perplexity is at least 1, so the band stops there even where mean - std is lower (a skewed spread)
+    panel = Panel(f"Perplexity of {split} reference solutions (band: mean ± std, floor 1)",
+                  [Line("mean", mean, band=(lower, upper))], ylabel="perplexity", floor=1.0)
     table = [[str(t), p["split"], str(p["n"]), str(p["tokens"]), num(p["mean"]), num(p["std"]), num(p["median"]),
               num(p["p95"])] for t, p in rows]
     note = ("Real text the loop never trains on, scored by each iteration's model (only the solution's tokens, given "

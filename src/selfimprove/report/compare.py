@@ -11,7 +11,7 @@ from selfimprove.report import panels
 from selfimprove.report.load import Run
 from selfimprove.report.render import Section, fragment
 from selfimprove.report.sections import figure, run_verdict
-from selfimprove.verdict import VerdictConfig
+from selfimprove.verdict import Signal, VerdictConfig
 
 
 @dataclass
@@ -42,13 +42,26 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _change(signal: Signal | None) -> str:
+    """A signal's change in points with its paired interval, '+16.7 points [-33.3, +66.7]'."""
+    if signal is None or signal.change is None:
+        return "–"
+    ci = f" [{100 * signal.low:+.1f}, {100 * signal.high:+.1f}]" if signal.low is not None and signal.high is not None else ""
+    return f"{100 * signal.change:+.1f} points{ci}"
+
+
 def verdicts_section(runs: list[Compared]) -> Section:
     rows = []
     for c in runs:
         verdict, why_not = run_verdict(c.run.history, c.verdict)
         label = verdict.label if verdict else "no verdict"
-        rows.append([c.label, str(len(c.run.iterations) - 1), label, verdict.summary if verdict else why_not])
-    html = fragment("table.html.j2", head=["run", "iterations", "verdict", "why"], rows=rows, note="")
+        signals = {s.name: s for s in verdict.signals} if verdict else {}
+        rows.append([c.label, str(len(c.run.iterations) - 1), label, _change(signals.get("id_pass@1_gain")),
+                     _change(signals.get("coverage_stalled")), _change(signals.get("ood_pass@1_drop")),
+                     verdict.summary if verdict else why_not])
+    head = ["run", "iterations", "verdict", "ID pass@1 change", "coverage@N change", "OOD pass@1 change", "why"]
+    note = "Changes from iteration 0 to the compared iteration, with their paired 95% bootstrap interval over problems."
+    html = fragment("table.html.j2", head=head, rows=rows, note=note)
     return Section("verdicts", "Verdicts", html)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from matplotlib import colormaps
 
+from selfimprove.metrics.paired import Resampling, value_interval
 from selfimprove.report.load import number, pick, split_names
 from selfimprove.report.plots import Line, Panel
 from selfimprove.verdict import VerdictConfig
@@ -26,6 +27,15 @@ DIVERSITY = (
 
 def series(history: History, *path: str) -> list[float | None]:
     return [number(m, *path) for m in history]
+
+
+def band(history: History, cfg: VerdictConfig, split: str, measure: str,
+         group: str = "correct") -> tuple[list[float | None], list[float | None]]:
+    """The 95% bootstrap interval of a measure's mean at each iteration (selfimprove.metrics.paired),
+    None where metrics.json has no per-problem values."""
+    r = Resampling(cfg.n_resamples, cfg.confidence, cfg.bootstrap_seed)
+    intervals = [value_interval(pick(m, split, "per_problem"), measure, r, group) for m in history]
+    return [iv.low if iv else None for iv in intervals], [iv.high if iv else None for iv in intervals]
 
 
 def all_splits(history: History, first: tuple[str, ...] = ()) -> list[str]:
@@ -50,24 +60,34 @@ def accuracy_panels(history: History, cfg: VerdictConfig) -> list[Panel]:
         top = ks[-1]
         pass_k.append(Line(f"maj@{top}", series(history, cfg.id_split, "maj@k", top), style={"linestyle": "--"}))
     return [
-        Panel("Greedy pass@1", [Line(s, series(history, s, "greedy_pass@1")) for s in splits], percent=True),
+        Panel("Greedy pass@1 (band: 95% interval)",
+              [Line(s, series(history, s, "greedy_pass@1"), band=band(history, cfg, s, "greedy")) for s in splits],
+              percent=True),
         Panel(f"pass@k and maj@k ({cfg.id_split})", pass_k, percent=True),
-        Panel("Coverage@N (≥1 correct of N samples)", [Line(s, series(history, s, "coverage@N")) for s in splits],
+        Panel("Coverage@N (≥1 correct of N samples)",
+              [Line(s, series(history, s, "coverage@N"), band=band(history, cfg, s, "coverage")) for s in splits],
               percent=True),
     ]
 
 
-def diversity_panels(history: History, split: str) -> list[Panel]:
-    """Distinct-n, semantic and logical diversity of one split's samples; correct and incorrect apart."""
+def diversity_panels(history: History, split: str, cfg: VerdictConfig | None = None) -> list[Panel]:
+    """Distinct-n, semantic and logical diversity of one split's samples; correct and incorrect apart. The
+    verdict's lexical measure, semantic and logical diversity carry their 95% interval as a band."""
+    cfg = cfg or VerdictConfig()
     panels = []
     for group in ("correct", "incorrect"):
-        lexical = [Line(label, series(history, split, "diversity", group, key)) for key, label in DIVERSITY]
+        lexical = [Line(label, series(history, split, "diversity", group, key),
+                        band=band(history, cfg, split, key, group) if key == cfg.lexical_metric else None)
+                   for key, label in DIVERSITY]
+
+        def one(key: str) -> list[Line]:
+            return [Line(group, series(history, split, "diversity", group, key), band=band(history, cfg, split, key,
+                                                                                           group))]
+
         panels += [
-            Panel(f"Distinct-n, {group} samples", lexical, ylabel="distinct n-grams / n-grams"),
-            Panel(f"Semantic, {group} samples", [Line(group, series(history, split, "diversity", group, "semantic"))],
-                  ylabel="1 - mean pairwise cosine"),
-            Panel(f"Logical, {group} samples", [Line(group, series(history, split, "diversity", group, "logical"))],
-                  ylabel="distinct equation sets"),
+            Panel(f"Distinct-n, {group} samples", lexical, ylabel="distinct n-grams / n-grams", floor=0.0),
+            Panel(f"Semantic, {group} samples", one("semantic"), ylabel="1 - mean pairwise cosine", floor=0.0),
+            Panel(f"Logical, {group} samples", one("logical"), ylabel="distinct equation sets", floor=0.0),
         ]
     return panels
 
@@ -86,8 +106,10 @@ def generalization_panels(history: History, cfg: VerdictConfig) -> list[Panel]:
     """ID against OOD greedy pass@1, pass@1 per difficulty level of each split, and the easy-hard disparity."""
     splits = all_splits(history, (cfg.id_split, cfg.ood_split))
     id_ood = [
-        Line(f"{cfg.id_split} (ID)", series(history, cfg.id_split, "greedy_pass@1")),
-        Line(f"{cfg.ood_split} (OOD)", series(history, cfg.ood_split, "greedy_pass@1")),
+        Line(f"{cfg.id_split} (ID)", series(history, cfg.id_split, "greedy_pass@1"),
+             band=band(history, cfg, cfg.id_split, "greedy")),
+        Line(f"{cfg.ood_split} (OOD)", series(history, cfg.ood_split, "greedy_pass@1"),
+             band=band(history, cfg, cfg.ood_split, "greedy")),
         Line("ID - OOD gap", series(history, "generalization", "ood_gap"), style={"linestyle": "--"}),
     ]
     levels = [Panel(f"Greedy pass@1 by difficulty ({s})", _level_lines(history, s), percent=True) for s in splits]
@@ -119,8 +141,9 @@ def compare_panels(runs: list[tuple[str, History, VerdictConfig]]) -> list[Panel
 
     styles = [{"marker": m, "linestyle": ls} for m, ls in zip("os^Dv<>p", ["-", "--", "-.", ":"] * 2)]
 
-    def lines(path: Any) -> list[Line]:
-        return [Line(label, series(h, *path(cfg)), style=styles[i % len(styles)])
+    def lines(path: Any, measure: str | None = None) -> list[Line]:
+        return [Line(label, series(h, *path(cfg)), style=styles[i % len(styles)],
+                     band=band(h, cfg, path(cfg)[0], measure) if measure else None)
                 for i, (label, h, cfg) in enumerate(runs)]
 
     def top_k(h: History, cfg: VerdictConfig) -> str:
@@ -129,10 +152,11 @@ def compare_panels(runs: list[tuple[str, History, VerdictConfig]]) -> list[Panel
     pass_k = [Line(f"{label} (k={top_k(h, cfg)})", series(h, cfg.id_split, "pass@k", top_k(h, cfg)),
                    style=styles[i % len(styles)]) for i, (label, h, cfg) in enumerate(runs)]
     return [
-        Panel("ID greedy pass@1", lines(lambda c: (c.id_split, "greedy_pass@1")), percent=True),
+        Panel("ID greedy pass@1 (band: 95% interval)", lines(lambda c: (c.id_split, "greedy_pass@1"), "greedy"),
+              percent=True),
         Panel("ID pass@k at the largest k", pass_k, percent=True),
-        Panel("ID coverage@N", lines(lambda c: (c.id_split, "coverage@N")), percent=True),
-        Panel("OOD greedy pass@1", lines(lambda c: (c.ood_split, "greedy_pass@1")), percent=True),
+        Panel("ID coverage@N", lines(lambda c: (c.id_split, "coverage@N"), "coverage"), percent=True),
+        Panel("OOD greedy pass@1", lines(lambda c: (c.ood_split, "greedy_pass@1"), "greedy"), percent=True),
         Panel("Lexical diversity (correct samples)",
               lines(lambda c: (c.id_split, "diversity", "correct", c.lexical_metric))),
         Panel("Semantic diversity (correct samples)", lines(lambda c: (c.id_split, "diversity", "correct", "semantic"))),

@@ -28,6 +28,7 @@ class Line:
     y: Sequence[float | None]
     x: Sequence[float] | None = None
     style: dict[str, Any] = field(default_factory=dict)
+    band: tuple[Sequence[float | None], Sequence[float | None]] | None = None  # (low, high): an interval, shaded
 
 
 @dataclass
@@ -39,6 +40,8 @@ class Panel:
     ylabel: str = ""
     xlabel: str = "iteration"
     percent: bool = False
+    floor: float | None = None  # the least value the quantity can take (0 for rates); bands never go below it
+    log2x: bool = False  # x on a base-2 log scale (k = 1, 2, 4, ... 256)
 
     def has_data(self) -> bool:
         return any(v is not None for line in self.lines for v in line.y)
@@ -55,25 +58,48 @@ def _percent_limits(ax: Axes, values: list[float]) -> None:
     ax.set_ylim(bottom, top)
 
 
+def _values(seq: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in seq], dtype=float)
+
+
+def _draw_band(ax: Axes, x: np.ndarray, line: Line, color: Any, floor: float | None) -> list[float]:
+    """Shade a line's interval, clipped at the panel's floor (a rate's band never dips below 0)."""
+    if line.band is None:
+        return []
+    low, high = _values(line.band[0]), _values(line.band[1])
+    if floor is not None:
+        low, high = np.maximum(low, floor), np.maximum(high, floor)
+    ax.fill_between(x, low, high, color=color, alpha=0.18, linewidth=0)
+    return [v for v in (*low, *high) if np.isfinite(v)]
+
+
 def _draw_panel(ax: Axes, panel: Panel) -> None:
     xs: list[float] = []
+    banded: list[float] = []
     for line in panel.lines:
-        y = np.array([np.nan if v is None else v for v in line.y], dtype=float)
+        y = _values(line.y)
         x = np.arange(len(y)) if line.x is None else np.asarray(line.x, dtype=float)
-        ax.plot(x, y, **{"marker": "o", "markersize": 4, "linewidth": 1.6, **line.style}, label=line.label)
+        drawn = ax.plot(x, y, **{"marker": "o", "markersize": 4, "linewidth": 1.6, **line.style}, label=line.label)
+        banded += _draw_band(ax, x, line, drawn[0].get_color(), panel.floor if not panel.percent else 0.0)
         xs += list(x)
-    if xs:  # whole numbers on x, and a sane range when there is a single iteration
+    if panel.log2x:
+        ax.set_xscale("log", base=2)
+    elif xs and all(float(v).is_integer() for v in xs):  # whole numbers on x, a sane range for one iteration
         lo, hi = min(xs), max(xs)
         ax.set_xlim(lo - 0.3, max(hi, lo + 1) + 0.3)
     ax.set_title(panel.title, fontsize=10)
     ax.set_xlabel(panel.xlabel, fontsize=9)
     ax.set_ylabel(panel.ylabel, fontsize=9)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if panel.log2x and xs:
+        ticks = sorted(set(xs))
+        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+    elif all(float(v).is_integer() for v in xs):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3)
     if panel.percent:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        _percent_limits(ax, [v for line in panel.lines for v in line.y if v is not None])
+        _percent_limits(ax, [v for line in panel.lines for v in line.y if v is not None] + banded)
     if not panel.has_data():
         ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes, color="0.5")
     elif len(panel.lines) > 1:

@@ -35,7 +35,7 @@ def num(value: Any, digits: int = 3) -> str:
     return "–" if not isinstance(value, (int, float)) or isinstance(value, bool) else f"{value:.{digits}g}"
 
 
-NUMERIC = re.compile(r"^(–|[-+]?\d[\d.,]*(e[-+]?\d+)?(%| points)?( \(k=\d+\))?)$")
+NUMERIC = re.compile(r"^(–|[-+]?\d[\d.,]*(e[-+]?\d+)?(%| points)?( \(k=\d+\))?( \[[-+\d.,e ]+\])?)$")
 
 
 def numeric(cell: Any) -> bool:

@@ -2,7 +2,8 @@
 
 Numbers say *that* pass@1 moved; transcripts say *how*. We show the problems that moved: those solved at
 the last iteration but not at iteration 0 (members of the improvement set IS(T) of metrics.json first),
-those solved at iteration 0 but not at the last (regressions), and a few seeded random others. Counts
+those solved at iteration 0 but not at the last (regressions), those answered right through a wrong step
+at the last iteration (step check, selfimprove.verify.steps), and a few seeded random others. Counts
 and text length are capped so the HTML stays small.
 """
 
@@ -25,6 +26,8 @@ class BrowserSection(Section):
     improved: int = Field(6, ge=0, description="Problems solved greedily at the last iteration, not at iteration 0.")
     regressed: int = Field(6, ge=0, description="Problems solved greedily at iteration 0, not at the last iteration.")
     random: int = Field(4, ge=0, description="Further problems chosen at random (seeded).")
+    wrong_steps: int = Field(
+        4, ge=0, description="Problems whose greedy answer at the last iteration is right through a wrong step.")
     max_chars: int = Field(500, ge=40, description="Longest completion text shown; longer texts are cut.")
     seed: int = Field(0, description="Seed of the random choice.")
 
@@ -39,6 +42,12 @@ class Cell:
     correct: bool | None
     samples_correct: int
     samples: int
+    steps_wrong: list[str] = field(default_factory=list)  # wrong statements of a step check
+
+    @property
+    def wrong_step(self) -> bool:
+        """Right answer, wrong reasoning: the answer is right and the step check found a wrong statement."""
+        return bool(self.correct) and bool(self.steps_wrong)
 
 
 @dataclass
@@ -52,6 +61,10 @@ class Shown:
     difficulty: object
     tags: list[str]
     cells: list[Cell | None] = field(default_factory=list)
+
+    @property
+    def wrong_step(self) -> bool:
+        return any(c is not None and c.wrong_step for c in self.cells)
 
 
 def prompt_text(prompt: Prompt) -> str:
@@ -71,7 +84,9 @@ def _cell(iteration: int, record: Record | None, max_chars: int) -> Cell | None:
     greedy = record.greedy
     text = "(no greedy completion)" if greedy is None else _cut(greedy.text, max_chars)
     right = sum(bool(c.correct) for c in record.samples)
-    return Cell(iteration, text, greedy.answer if greedy else None, greedy_verdict(record), right, len(record.samples))
+    wrong = list(greedy.steps_wrong) if greedy is not None and greedy.steps_ok is False else []
+    return Cell(iteration, text, greedy.answer if greedy else None, greedy_verdict(record), right, len(record.samples),
+                wrong)
 
 
 def _moved(first: dict[Key, Record], last: dict[Key, Record], now: bool) -> list[Key]:
@@ -89,6 +104,10 @@ def _pick(first: dict[Key, Record], last: dict[Key, Record], in_is: set[str], op
     picked = [(k, "improved") for k in improved[: opts.improved]]
     picked += [(k, "regressed") for k in regressed[: opts.regressed]]
     taken = {k for k, _ in picked}
+    lucky = [k for k in last if k not in taken and last[k].greedy is not None and last[k].greedy.correct
+             and last[k].greedy.steps_ok is False]  # right answer, wrong reasoning at the last iteration
+    picked += [(k, "wrong step") for k in sorted(lucky, key=order.__getitem__)[: opts.wrong_steps]]
+    taken |= {k for k, _ in picked}
     rest = [k for k in last if k not in taken]
     return picked + [(k, "random") for k in random.Random(opts.seed).sample(rest, min(opts.random, len(rest)))]
 

@@ -11,13 +11,16 @@ from typing import Any
 import yaml
 
 from selfimprove.errors import UserError
+from selfimprove.metrics.paired import Resampling, value_interval
 from selfimprove.report import panels
+from selfimprove.report.boundary import boundary_section
 from selfimprove.report.collapse import monitor_section
 from selfimprove.report.compositional import compositional_section
 from selfimprove.report.load import Run, pick
 from selfimprove.report.plots import Panel, data_uri
 from selfimprove.report.render import Section, fragment, num, pct
 from selfimprove.report.samples import BrowserSection, choose
+from selfimprove.report.steps import steps_section
 from selfimprove.verdict import Verdict, VerdictConfig, judge
 
 
@@ -52,14 +55,25 @@ def verdict_section(ctx: ReportContext) -> Section:
     return Section("verdict", "Verdict", html)
 
 
+def _with_interval(value: Any, pp: Any, measure: str, cfg: VerdictConfig, rate: bool = True) -> str:
+    """A number with its 95% bootstrap interval over problems, '26.5% [20.5, 32.5]' (selfimprove.metrics.paired)."""
+    iv = value_interval(pp, measure, Resampling(cfg.n_resamples, cfg.confidence, cfg.bootstrap_seed))
+    if rate:
+        return pct(value) + (f" [{100 * iv.low:.1f}, {100 * iv.high:.1f}]" if iv and value is not None else "")
+    return num(value) + (f" [{iv.low:.3g}, {iv.high:.3g}]" if iv and value is not None else "")
+
+
 def _headline_row(t: int, split: str, m: dict[str, Any], cfg: VerdictConfig) -> list[str]:
     ks = sorted(m.get("pass@k") or {}, key=int)
     top = ks[-1] if ks else None
     div = pick(m, "diversity", "correct") or {}
+    pp = m.get("per_problem")
     return [
-        str(t), split, str(m.get("n_problems", "–")), pct(m.get("greedy_pass@1")), pct(m.get("greedy_pass@1_flexible")),
+        str(t), split, str(m.get("n_problems", "–")), _with_interval(m.get("greedy_pass@1"), pp, "greedy", cfg),
+        pct(m.get("greedy_pass@1_flexible")),
         f"{pct(m['pass@k'][top])} (k={top})" if top else "–", pct(pick(m, "maj@k", top)) if top else "–",
-        pct(m.get("coverage@N")), *(num(div.get(key)) for key in (cfg.lexical_metric, "semantic", "logical")),
+        _with_interval(m.get("coverage@N"), pp, "coverage", cfg),
+        *(_with_interval(div.get(key), pp, key, cfg, rate=False) for key in (cfg.lexical_metric, "semantic", "logical")),
     ]
 
 
@@ -70,7 +84,9 @@ def numbers_section(ctx: ReportContext) -> Section:
     first = (ctx.verdict.id_split, ctx.verdict.ood_split)
     rows = [_headline_row(it.index, s, it.metrics[s], ctx.verdict) for it in ctx.run.iterations
             for s in panels.all_splits([it.metrics], first)]
-    html = fragment("table.html.j2", head=head, rows=rows, note="Strict extraction unless marked flexible.")
+    note = (f"Strict extraction unless marked flexible. Brackets: {ctx.verdict.confidence:.0%} bootstrap interval "
+            "over problems (seeded; none for runs without per-problem values in metrics.json).")
+    html = fragment("table.html.j2", head=head, rows=rows, note=note)
     return Section("numbers", "Numbers per iteration", html)
 
 
@@ -87,7 +103,8 @@ def diversity_section(ctx: ReportContext) -> Section:
     caption = (f"Diversity of the sampled solutions on {split}, for correct and incorrect samples apart (a "
                "problem counts when at least two of its samples fall in the group). Semantic diversity is "
                "1 - mean pairwise cosine of MiniLM embeddings; logical diversity counts distinct equation sets.")
-    html = figure(panels.diversity_panels(ctx.run.history, split), f"diversity per iteration on {split}", caption)
+    html = figure(panels.diversity_panels(ctx.run.history, split, ctx.verdict), f"diversity per iteration on {split}",
+                  caption)
     return Section("diversity", "Output diversity", html)
 
 
@@ -155,5 +172,6 @@ def run_section(ctx: ReportContext) -> Section:
 
 SECTIONS: list[Callable[[ReportContext], Section | None]] = [
     verdict_section, numbers_section, accuracy_section, diversity_section, generalization_section,
-    improvement_section, data_section, monitor_section, compositional_section, samples_section, run_section,
+    improvement_section, data_section, steps_section, monitor_section, compositional_section, boundary_section,
+    samples_section, run_section,
 ]

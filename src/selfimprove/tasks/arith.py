@@ -12,6 +12,7 @@ from functools import cache
 from selfimprove.errors import UserError
 from selfimprove.tasks import arith_world as world
 from selfimprove.types import ExtractMode, Problem, Prompt
+from selfimprove.verify.steps import StepCheck, check_steps
 
 DEFAULT_SIZES = {"seed": 20000, "improve": 2000, "test": 500, "ood": 500, "compositional": 300}
 STRICT = re.compile(r"The answer is (-?\d+)")
@@ -92,6 +93,10 @@ class ArithTask:
             return match.group(1) if match else None
         numbers = NUMBER.findall(text)
         return numbers[-1] if numbers else None
+
+    def check_steps(self, text: str) -> StepCheck:
+        """Every equation of the chain exactly, and the stated answer against the last equation's result."""
+        return check_steps(text, answer=self.extract(text, "strict"))
 
     def verify(self, answer: str | None, gold: str) -> bool:
         if answer is None:

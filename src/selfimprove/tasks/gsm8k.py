@@ -17,6 +17,7 @@ from selfimprove.errors import UserError
 from selfimprove.tasks import data
 from selfimprove.tasks.numbers import last_number, normalize_number, same_number
 from selfimprove.types import ExtractMode, Problem, Prompt
+from selfimprove.verify.steps import StepCheck, check_steps
 
 REPO = "openai/grade-school-math, folder grade_school_math/data/"
 SOURCES = {
@@ -90,6 +91,10 @@ class GSM8KTask:
             match = STRICT.search(text)
             return normalize_number(match.group(1)) if match else None
         return last_number(text)
+
+    def check_steps(self, text: str) -> StepCheck:
+        """Every arithmetic statement and calculator annotation of the chain of thought, exactly."""
+        return check_steps(text)
 
     def verify(self, answer: str | None, gold: str) -> bool:
         return same_number(answer, gold)

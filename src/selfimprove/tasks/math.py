@@ -18,6 +18,7 @@ from typing import Any
 from selfimprove.errors import UserError
 from selfimprove.tasks import data
 from selfimprove.types import ExtractMode, Problem, Prompt
+from selfimprove.verify.steps import StepCheck, check_steps
 
 SUBJECTS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory",
             "prealgebra", "precalculus")  # fmt: skip
@@ -138,6 +139,10 @@ class MATHTask:
 
         found = parse(text, parsing_timeout=_timeout())
         return str(found[-1]) if found else None
+
+    def check_steps(self, text: str) -> StepCheck:
+        """Every arithmetic statement with numeric operands in the chain of thought (simple LaTeX read)."""
+        return check_steps(text, latex=True)
 
     def verify(self, answer: str | None, gold: str) -> bool:
         return answer is not None and answer != "" and equivalent(answer, gold)
