@@ -620,6 +620,37 @@ def test_host_unix_socket_is_unreachable(any_mode: str) -> None:
     _contained(result, 10)
 
 
+def test_host_datagram_socket_is_unreachable_through_a_socketpair(any_mode: str) -> None:
+    """socket(AF_UNIX) refused is not enough: a datagram pair from socketpair() can sendto() any path, so a
+    world-writable datagram socket on the host (think of /dev/log or journald's socket) received bytes.
+    Datagram and raw pairs are refused too; a stream pair still works (multiprocessing needs it)."""
+    folder = Path(tempfile.mkdtemp(prefix=".sandbox-dgram-", dir=REPO))
+    try:
+        folder.chmod(0o755)
+        path = str(folder / "log")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+            server.bind(path)
+            os.chmod(path, 0o777)
+            server.setblocking(False)
+            program = (
+                "import socket\nleaked = []\n"
+                "for kind in (socket.SOCK_DGRAM, socket.SOCK_RAW, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC):\n"
+                "    try:\n        x, y = socket.socketpair(socket.AF_UNIX, kind)\n"
+                f"        x.sendto(b'exfiltrated', {path!r})\n        leaked.append(kind)\n"
+                "    except OSError:\n        pass\n"
+                "a, b = socket.socketpair()\na.sendall(b'ok')\nassert b.recv(2) == b'ok'\n"
+                "def add(a, b):\n    return 0 if leaked else a + b\n"
+            )
+            result = _run(program, mode=any_mode)
+            with pytest.raises(BlockingIOError):
+                server.recv(64)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert result.passed, result  # every datagram pair refused, and the stream pair worked
+    uid = result.metadata["uid"]
+    assert uid == os.getuid() or _uid_processes(uid) == []
+
+
 # --- memory of a whole run ------------------------------------------------------------------------------
 
 FORKED_MEMORY = """
