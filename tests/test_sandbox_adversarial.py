@@ -592,6 +592,69 @@ def test_values_and_names_that_lie_do_not_pass(program: str, tests: str) -> None
     _contained(result, 11)
 
 
+# --- replies forged on the wire, and exceptions named like control flow ---------------------------------
+# The program writes raw bytes on its reply pipe (found among its descriptors), bypassing the encoder: the
+# tester's decoder must refuse every malformed message without crashing into a verdict of its own.
+
+RAW_REPLY = """
+import fcntl, os, stat, struct
+def _reply_pipe():
+    for fd in range(3, 64):
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+                return fd
+        except OSError:
+            pass
+def _frame(body):
+    return struct.pack('<I', len(body)) + body
+def _s(text):
+    return b's' + struct.pack('<I', len(text)) + text
+OK = b't' + struct.pack('<I', 2) + _s(b'ok')
+def add(a, b):
+    os.write(_reply_pipe(), {raw})
+    return 0
+"""
+RAW_REPLIES = {
+    "length over the cap": "struct.pack('<I', 0xFFFFFFFF) + b'x' * 64",
+    "trailing bytes after ('ok', 3)": "_frame(OK + b'i' + struct.pack('<I', 1) + bytes([3]) + b'N')",
+    "unknown tag": "_frame(OK + b'Q')",
+    "nested past the cap": "_frame(OK + (b'l' + struct.pack('<I', 1)) * 5000 + b'N')",
+    "nested just under the cap": "_frame(OK + (b'l' + struct.pack('<I', 1)) * 899 + b'N')",
+    "unknown built-in type name": "_frame(OK + b'y' + struct.pack('<I', 4) + b'evil')",
+    "unhashable set member": "_frame(OK + b'S' + struct.pack('<I', 1) + b'l' + struct.pack('<I', 0))",
+    "a message cut short": "_frame(OK)[:-1]",
+    "a list claiming 4 billion items": "_frame(OK + b'l' + struct.pack('<I', 0xFFFFFFFF) + b'N')",
+}
+NAMED_LIKE_CONTROL_FLOW = {
+    name: (f"class {name}(Exception):\n    pass\ndef add(a, b):\n    raise {name}\n", tests)
+    for name, tests in (
+        ("KeyboardInterrupt", TESTS),
+        ("SystemExit", TESTS),
+        ("GeneratorExit", TESTS),
+        ("StopIteration", "assert all(map(lambda p: add(*p) == sum(p), [(1, 2), (2, 2)]))\n"),
+        ("StopAsyncIteration", TESTS),
+    )
+}
+
+
+@pytest.mark.parametrize("raw", list(RAW_REPLIES.values()), ids=list(RAW_REPLIES))
+def test_malformed_replies_on_the_wire_do_not_pass(raw: str) -> None:
+    result = _run(RAW_REPLY.format(raw=raw), timeout=10)
+    assert result.status == "failed", result
+    _contained(result, 11)
+
+
+@pytest.mark.parametrize(
+    ("program", "tests"), list(NAMED_LIKE_CONTROL_FLOW.values()), ids=list(NAMED_LIKE_CONTROL_FLOW)
+)
+def test_exceptions_named_like_control_flow_stay_errors(program: str, tests: str) -> None:
+    """An exception class of the program named like SystemExit or StopIteration arrives as CandidateError:
+    it can neither end the tester as a clean exit nor end the tests' loop early."""
+    result = _run(program, tests, timeout=10)
+    assert result.status == "failed" and "CandidateError" in result.detail, result
+    _contained(result, 11)
+
+
 # --- the host's unix sockets --------------------------------------------------------------------------
 
 
