@@ -483,6 +483,20 @@ FORGERIES = {
         "        except OSError:\n            pass\n    return False\n"
         "def add(a, b):\n    return a + b if reached() else 0\n"
     ),
+    "pidfd_getfd or process_vm_readv on every other process": (
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "class Iov(ctypes.Structure):\n    _fields_ = [('base', ctypes.c_void_p), ('size', ctypes.c_size_t)]\n"
+        "def reached():  # pidfd_open needs no permission; taking a descriptor or reading memory does\n"
+        "    buf = ctypes.create_string_buffer(16)\n"
+        "    for pid in range(1, 64):\n        if pid == os.getpid():\n            continue\n"
+        "        pidfd = libc.syscall(434, pid, 0)\n"
+        "        if pidfd >= 0 and any(libc.syscall(438, pidfd, fd, 0) >= 0 for fd in range(16)):\n"
+        "            return True\n"
+        "        local, remote = Iov(ctypes.cast(buf, ctypes.c_void_p).value, 16), Iov(0x400000, 16)\n"
+        "        if libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) > 0:\n"
+        "            return True\n    return False\n"
+        "def add(a, b):\n    return a + b if reached() else 0\n"
+    ),
     "/proc of every process": (
         "import glob, os\nfor path in glob.glob('/proc/[0-9]*/fd/*') + glob.glob('/proc/[0-9]*/mem'):\n"
         "    try:\n        fd = os.open(path, os.O_WRONLY)\n"
