@@ -669,6 +669,29 @@ def test_exceptions_named_like_control_flow_stay_errors(program: str, tests: str
     _contained(result, 11)
 
 
+# The program names which module the tester imports for a name the tests use. A `__main__` is a command
+# line: `typer.__main__` read the tester's argv, whose paths lie in the program's writable working
+# directory, and tried to import the file the program had written there as Python (it stopped only because
+# the file lacks a .py suffix). Scripts and private modules (the tester's own `_tester`) are never lent.
+LEND_A_SCRIPT = """
+import os, types
+os.chmod(os.getcwd(), 0o755)
+for name in ('.payload', '.tests'):
+    with open(name, 'w') as fh:
+        fh.write('import os\\nos._exit(0)\\n')
+    os.chmod(name, 0o644)
+add = types.ModuleType('add')
+add.__name__ = {module!r}
+"""
+
+
+@pytest.mark.parametrize("module", ["typer.__main__", "unittest.__main__", "_tester", "numpy._core"])
+def test_scripts_and_private_modules_are_never_imported_for_the_program(module: str) -> None:
+    result = _run(LEND_A_SCRIPT.format(module=module), timeout=10)
+    assert result.status == "failed" and "NameError: name 'add' is not defined" in result.detail, result
+    _contained(result, 11)
+
+
 # --- the host's unix sockets --------------------------------------------------------------------------
 
 

@@ -14,7 +14,8 @@ data, with this interpreter's builtins:
 - the program's names never shadow a builtin or a standard-library module the tests use (`abs`, `math`),
   unless the tests import that name from `solution` on purpose (MBPP task 126 defines `sum`);
 - names the program bound to modules are imported here by their name, from this interpreter's read-only
-  paths, never taken from the candidate (and a standard-library name only as that very module);
+  paths, never taken from the candidate (a standard-library name only as that very module; never a
+  `__main__` script or a private module, whose import would run a command line here);
 - an exception of the candidate comes back as its type name and message, raised here as the built-in
   exception of that name (so tests that expect a ValueError still work), else as CandidateError; a
   StopIteration from a call is a CandidateError, so it cannot end the tests' own loops early;
@@ -184,6 +185,14 @@ def _names(code: types.CodeType) -> set[str]:
     return out
 
 
+def _lendable(module_name: str) -> bool:
+    """Whether the tester may import `module_name` on the program's behalf: never a script (`__main__`)
+    nor a private module (`_tester`, `_supervisor`). Importing a `__main__` runs a command line in this
+    process, with this process's argv, whose paths lie in the program's writable working directory
+    (`typer.__main__` tried to import one of them as Python)."""
+    return all(part and not part.startswith("_") for part in module_name.split("."))
+
+
 def _namespace(exports: dict[Any, Any], modules: dict[Any, Any], used: set[str]) -> dict[str, object]:
     """The tests' globals: the program's names they use, minus those that would shadow a builtin or a
     standard-library module; a `solution` module holds all of them for an explicit import."""
@@ -191,7 +200,7 @@ def _namespace(exports: dict[Any, Any], modules: dict[Any, Any], used: set[str])
     protected = set(vars(builtins)) | set(sys.stdlib_module_names)
     namespace: dict[str, object] = {"__name__": "__main__", "__builtins__": builtins}
     for name, module_name in modules.items():
-        if type(name) is str and type(module_name) is str and name in used:
+        if type(name) is str and type(module_name) is str and name in used and _lendable(module_name):
             try:
                 module = importlib.import_module(module_name)
             except Exception:  # noqa: BLE001, S112 - not importable here: the tests cannot use it either
