@@ -786,6 +786,22 @@ def test_memory_bounds_the_whole_run() -> None:
     assert alone.passed, alone
 
 
+def test_files_in_the_private_tmpfs_count_as_the_runs_memory() -> None:
+    """tmpfs lives in RAM, outside any RLIMIT_AS: 240 MiB of files across /tmp, /var/tmp, /dev/shm and the
+    working directory (each within disk_mb) must not fit a run of memory_mb=160."""
+    if cgroup.parent() is None:
+        pytest.skip("no writable memory cgroup here")
+    program = (
+        "import os\nwritten = 0\nfor folder in ('/tmp', '/var/tmp', '/dev/shm', os.getcwd()):\n"
+        "    for i in range(4):\n        try:\n            with open(f'{folder}/f{i}', 'wb') as fh:\n"
+        "                fh.write(b'x' * (15 << 20))\n            written += 15\n"
+        "        except OSError:\n            pass\ndef add(a, b):\n    return a + b if written == 240 else 0\n"
+    )
+    result = _run(program, timeout=20, memory_mb=160)
+    assert result.status in ("failed", "killed"), result
+    _contained(result, 21)
+
+
 def test_memory_without_a_cgroup_divides_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where no cgroup can be made, processes x per-process limit stays within memory_mb."""
     monkeypatch.setattr(cgroup, "create", lambda memory_bytes: None)
