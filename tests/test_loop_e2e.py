@@ -138,6 +138,21 @@ def test_star_two_iterations_rationalizes_without_hint(improve_model: Path, tmp_
 
 
 @pytest.mark.slow
+def test_gold_control_trains_on_reference_solutions(improve_model: Path, tmp_path: Path) -> None:
+    run = start_run(tmp_path, run_config(improve_model, tmp_path / "runs", "gold", strategy="gold"))
+    check_layout(run, ["sft", "sft"])
+    problems = get_task("arith", sizes=SIZES).load("improve")
+    for t in (1, 2):
+        train = rows(run / f"iter_{t:03d}" / "train_sft.jsonl")
+        # every improve problem once, with its reference solution, whatever the model sampled
+        assert [(r["problem_id"], r["completion"], r["source"]) for r in train] == [
+            (p.id, " " + p.metadata["solution"], "reference") for p in problems]
+        data = json.loads((run / f"iter_{t:03d}" / "metrics.json").read_text())["data"]
+        assert data["train_rows"] == 12 and data["train_rows_by_source"] == {"reference": 12}
+    assert changed(run / "iter_001" / "model", run / "iter_002" / "model")
+
+
+@pytest.mark.slow
 def test_sft_dpo_schedule_with_mixing(improve_model: Path, tmp_path: Path) -> None:
     config = run_config(improve_model, tmp_path / "runs", "sft-dpo", strategy="sft-dpo", schedule=["sft", "dpo"],
                         keep_original=0.25, mixing="accumulate")

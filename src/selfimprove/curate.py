@@ -2,7 +2,7 @@
 
 SFT rows are {"prompt", "completion"} (TRL's prompt-completion format, so the loss covers the completion
 only); DPO rows are {"prompt", "chosen", "rejected"}. Both also carry "problem_id" and "source" (sample,
-rationale or seed) so every training row can be traced; the trainers read only the TRL columns.
+rationale, seed or reference) so every training row can be traced; the trainers read only the TRL columns.
 A completion is "correct" by its strict verdict (the same one greedy pass@1 reports).
 """
 
@@ -125,20 +125,21 @@ def reference_completion(prompt: Prompt, solution: str) -> str:
     return solution
 
 
-def seed_rows(problems: Sequence[Problem], prompts: Sequence[Prompt], fraction: float, seed: int) -> list[Row]:
-    """keep_original: a fresh random fraction of the labeled problems with their reference solutions
-    (metadata['solution']), drawn anew each iteration from `seed`."""
+def seed_rows(problems: Sequence[Problem], prompts: Sequence[Prompt], fraction: float, seed: int,
+              source: str = "seed") -> list[Row]:
+    """A random fraction of the labeled problems with their reference solutions (metadata['solution']), drawn
+    anew each iteration from `seed`: keep_original's seed rows, or (fraction 1) the gold control's rows."""
     count = round(fraction * len(problems))
     picked = sorted(random.Random(seed).sample(range(len(problems)), count))
     rows = []
     for i in picked:
         solution = problems[i].metadata.get("solution")
         if not solution:
-            raise UserError(f"keep_original needs reference solutions, but problem {problems[i].id} has none "
-                            "(metadata['solution']); set loop.keep_original=0 or choose a labeled seed_split")
+            raise UserError(f"{source} rows need reference solutions, but problem {problems[i].id} has none "
+                            "(metadata['solution']); choose a labeled split (or loop.keep_original=0)")
         text = reference_completion(prompts[i], str(solution))
         rows.append({"prompt": prompts[i], "completion": as_completion(prompts[i], text),
-                     "problem_id": problems[i].id, "source": "seed"})
+                     "problem_id": problems[i].id, "source": source})
     return rows
 
 

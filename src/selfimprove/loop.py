@@ -155,11 +155,16 @@ def rationalize_stage(cfg: RunConfig, task: Task, sampler: Sampler, records: lis
     return hinted
 
 
-def iteration_rows(cfg: RunConfig, run: RunDir, s: int, method: Method, rationalize: bool) -> list[Row]:
+def iteration_rows(cfg: RunConfig, task: Task, run: RunDir, s: int, method: Method, rationalize: bool) -> list[Row]:
     """The rows curated from iteration s's own samples (a pure function of files, so `accumulate` can
-    recompute earlier iterations' rows exactly)."""
-    records = read_records(run.iter_dir(s) / "samples.jsonl")
+    recompute earlier iterations' rows exactly); the gold control's rows are the improve problems' reference
+    solutions instead (its samples are still drawn, so its data summary shows M_{t-1}'s sampled accuracy)."""
     loop = cfg.loop
+    if get_strategy(loop.strategy).reference:
+        problems = task.load(loop.improve_split, loop.improve_limit)
+        prompts = [task.format_prompt(p, cfg.task.shots) for p in problems]
+        return seed_rows(problems, prompts, 1.0, stage_seed(cfg, s, "reference"), source="reference")
+    records = read_records(run.iter_dir(s) / "samples.jsonl")
     valid = loop.require_valid_steps
     if method == "dpo":
         return dpo_pairs(records, loop.pairs_per_problem, loop.dedupe, stage_seed(cfg, s, "pairs"), valid)
@@ -174,7 +179,7 @@ def curate_stage(cfg: RunConfig, task: Task, run: RunDir, t: int, methods: list[
     """This iteration's training file under the mixing policy, plus labeled seed rows (keep_original)."""
     method = methods[t - 1]
     same = [s for s in range(1, t + 1) if methods[s - 1] == method]
-    per_iteration = [iteration_rows(cfg, run, s, method, rationalize) for s in same]
+    per_iteration = [iteration_rows(cfg, task, run, s, method, rationalize) for s in same]
     extra: list[Row] = []
     if method == "sft" and cfg.loop.keep_original > 0:
         problems = task.load(cfg.loop.seed_split, cfg.loop.seed_limit)

@@ -14,6 +14,9 @@ curation and the trainer of each iteration:
              problem's samples; the reference model is M_{t-1}; TRL's DPOTrainer.
     sft-dpo  one SFT iteration, then DPO iterations (Wu et al. 2024's SFT->DPO); `schedule` sets the
              order, e.g. [sft, dpo, dpo].
+    gold     the control arm: SFT on the improve split's reference solutions (the labels every other
+             strategy does without), continuing from M_{t-1}. It bounds what self-improvement on that split
+             can reach with the same trainer, so a strategy's gain reads as a share of the gold gain.
     collapse model collapse (Shumailov et al. 2024): not this loop but selfimprove.collapse.recursion, run
              by `selfimprove run` too: G generations of training the starting model on the previous
              generation's text, no verification, with arms (fraction p of real data, epochs) side by side.
@@ -34,17 +37,19 @@ from selfimprove.config import Section
 from selfimprove.errors import UserError
 
 Method = Literal["sft", "dpo"]
-StrategyName = Literal["sft", "star", "dpo", "sft-dpo", "collapse"]
+StrategyName = Literal["sft", "star", "dpo", "sft-dpo", "gold", "collapse"]
 
 
 @dataclass(frozen=True)
 class Strategy:
-    """A recipe: its name, a one-line description, whether it rationalizes (STaR), and its trainer."""
+    """A recipe: its name, a one-line description, whether it rationalizes (STaR), its trainer, and whether it
+    trains on the reference solutions instead of its own samples (the gold control)."""
 
     name: str
     about: str
     rationalize: bool
     method: Method | None  # None: the schedule decides per iteration (sft-dpo)
+    reference: bool = False
 
 
 STRATEGIES: dict[str, Strategy] = {
@@ -56,6 +61,8 @@ STRATEGIES: dict[str, Strategy] = {
                     False, "dpo"),
     "sft-dpo": Strategy("sft-dpo", "one SFT iteration, then DPO iterations (loop.schedule, e.g. sft, dpo, dpo)",
                         False, None),
+    "gold": Strategy("gold", "control arm: SFT on the improve split's reference solutions (an upper bound for "
+                             "self-improvement on that split with the same trainer)", False, "sft", reference=True),
     "collapse": Strategy("collapse", "model collapse (Shumailov et al. 2024): each generation is the starting model "
                                      "trained on the previous generation's continuations of the real corpus, "
                                      "unverified, with a fraction p of real blocks kept (section `collapse`)",
@@ -67,7 +74,7 @@ class LoopSection(Section):
     """How the loop runs: how many iterations, which strategy, and how it curates and mixes data."""
 
     strategy: StrategyName = Field(
-        "sft", description="Recipe: sft, star, dpo, sft-dpo or collapse (see `selfimprove ls`).")
+        "sft", description="Recipe: sft, star, dpo, sft-dpo, gold or collapse (see `selfimprove ls`).")
     iterations: int = Field(3, ge=0, description="T: iterations of sample -> verify -> curate -> train -> evaluate.")
     schedule: list[Method] | None = Field(
         None, description="sft-dpo only: the trainer of each iteration, e.g. [sft, dpo, dpo] "
