@@ -174,7 +174,7 @@ def boundary_metrics(folder: Path, base: int, trained: int, seed: int, ids: set[
     curve_t = curves([ct[p] for p in common], seed=seed)
     return {"base": base, "trained": trained,
             "iterations": {str(base): {**curve_b, "timing": tb}, str(trained): {**curve_t, "timing": tt}},
-            "crossing": crossing(curve_b, curve_t), **solved_by_one(cb, ct)}
+            "crossing": crossing([cb[p] for p in common], [ct[p] for p in common], seed=seed), **solved_by_one(cb, ct)}
 
 
 def run_boundary(cfg: BoundarySection) -> dict[str, Any]:
@@ -203,7 +203,7 @@ def run_boundary(cfg: BoundarySection) -> dict[str, Any]:
 
 def show(result: dict[str, Any]) -> None:
     """pass@k and pass^k of both models per k, the crossing, and the sampling time."""
-    from selfimprove.report.boundary import estimate_cell
+    from selfimprove.report.boundary import crossing_sentence, estimate_cell
 
     b, t = str(result["base"]), str(result["trained"])
     its = result["iterations"]
@@ -214,10 +214,8 @@ def show(result: dict[str, Any]) -> None:
                       estimate_cell(its[t]["pass^k"][k]))
     console = Console()
     console.print(table)
-    cross = result["crossing"]
-    console.print(f"curves cross at k = {cross['k']}" if cross["k"] else "the curves do not cross",
-                  f"(leader at k=1: {cross['leader_small_k']}, at the largest k: {cross['leader_large_k']}); "
-                  f"only M_{b} solves {len(result['only_base'])} problems, only M_{t} {len(result['only_trained'])}")
+    console.print(crossing_sentence(result["crossing"], b, t),
+                  f"Only M_{b} solves {len(result['only_base'])} problems, only M_{t} {len(result['only_trained'])}.")
     for it in (b, t):
         tm = its[it]["timing"]
         if tm.get("samples_per_s"):
