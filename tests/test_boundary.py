@@ -13,6 +13,7 @@ import pytest
 
 from selfimprove.metrics.boundary import cover_at, crossing, curves, pass_hat_k, solved_by_one
 from selfimprove.report.boundary import crossing_sentence
+from selfimprove.rundir import RunDir
 from selfimprove.metrics.passk import pass_at_k
 
 from conftest import selfimprove
@@ -107,4 +108,21 @@ def test_boundary_command_end_to_end(micro_run_dir: Path, tmp_path: Path) -> Non
     assert changed.returncode == 2 and "other settings" in changed.stderr and "Traceback" not in changed.stderr
     missing = selfimprove("boundary", str(run), "--iterations", "0", "7", cwd=tmp_path)
     assert missing.returncode == 2 and "iteration 7" in missing.stderr and "Traceback" not in missing.stderr
+    # the run is locked while sampling: a second process is refused
+    args = ("boundary", str(run), "--k", "8", "--limit", "4", "--iterations", "0", "2", "shard_size=3")
+    holder = RunDir(run)
+    holder.lock()
+    try:
+        busy = selfimprove(*args, cwd=tmp_path)
+    finally:
+        holder.unlock()
+    assert busy.returncode == 2 and "another process" in busy.stderr and "Traceback" not in busy.stderr
+    # the samples say which checkpoint they come from; a changed checkpoint is refused, not mixed in
+    recorded = json.loads((run / "boundary" / "iter_002" / "model.json").read_text())
+    assert recorded["path"] == str(run / "iter_002" / "model") and "config.json" in recorded["files"]
+    (run / "iter_002" / "model" / "config.json").write_text(
+        (run / "iter_002" / "model" / "config.json").read_text() + "\n")
+    moved = selfimprove(*args, cwd=tmp_path)
+    assert moved.returncode == 2 and "another checkpoint of iteration 2" in moved.stderr, moved.stderr
+    assert "Traceback" not in moved.stderr
     assert {p: p.stat().st_mtime_ns for p in shards} == stamps
