@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from selfimprove.metrics.boundary import cover_at, crossing, curves, pass_hat_k, solved_by_one
+from selfimprove.report.boundary import crossing_sentence
+from selfimprove.rundir import RunDir
 from selfimprove.metrics.passk import pass_at_k
 
 from conftest import selfimprove
@@ -37,17 +39,35 @@ def test_cover_at_tau_counts_problems_over_the_fraction() -> None:
 
 def test_curves_cross_where_the_base_catches_up() -> None:
     # trained: sure on 2 problems, never on 2; base: 1 of 8 right on every problem
-    trained = curves([(8, 8), (8, 8), (8, 0), (8, 0)], resamples=200)
-    base = curves([(8, 1)] * 4, resamples=200)
+    trained_counts, base_counts = [(8, 8), (8, 8), (8, 0), (8, 0)], [(8, 1)] * 4
+    trained, base = curves(trained_counts, resamples=200), curves(base_counts, resamples=200)
     assert trained["pass@k"]["1"]["value"] == pytest.approx(0.5) and base["pass@k"]["1"]["value"] == pytest.approx(1 / 8)
     assert base["pass@k"]["8"]["value"] == pytest.approx(1.0) and trained["pass@k"]["8"]["value"] == pytest.approx(0.5)
-    cross = crossing(base, trained)
-    # base pass@k = k/8: 0.125, 0.25, 0.5, 1.0 against the trained model's 0.5: it ties at k = 4, where
-    # the trained model stops leading, and leads at k = 8
-    assert cross == {"k": 4, "leader_small_k": "trained", "leader_large_k": "base"}
+    cross = crossing(base_counts, trained_counts, resamples=200)
+    # base pass@k = k/8: 0.125, 0.25, 0.5, 1.0 against the trained model's 0.5: a tie at k = 4 is not a
+    # crossing; the base leads from k = 8. On 4 problems neither lead is outside the noise.
+    assert (cross["k"], cross["tie_from"]) == (8, None)
+    assert cross["difference"]["8"]["value"] == pytest.approx(-0.5)
+    assert cross["leader_small_k"] == cross["leader_large_k"] == "within noise"
+    assert "cross at k = 8: M_0 leads from there" in crossing_sentence(cross, "0", "3")
     assert base["pass^k"]["2"]["value"] == 0.0 and trained["cover@tau"]["0.9"] == pytest.approx(0.5)
     only = solved_by_one({"a": (8, 1), "b": (8, 0)}, {"a": (8, 0), "b": (8, 2)})
     assert only == {"only_base": ["a"], "only_trained": ["b"]}
+
+
+def test_a_tie_is_not_a_crossing_and_a_lead_needs_its_interval() -> None:
+    """Trained ahead at every k until both reach 1.0: a tie from k = 8, never "the base leads from there"."""
+    trained = [(8, 8)] * 150 + [(8, 4)] * 50
+    base = [(8, 8)] * 100 + [(8, 4)] * 100
+    cross = crossing(base, trained, resamples=500)
+    assert cross["k"] is None and cross["tie_from"] == 8 and cross["leader_small_k"] == "trained"
+    d = cross["difference"]["1"]
+    assert d["value"] == pytest.approx(0.125) and 0 < d["low"] < 0.125 < d["high"]
+    text = crossing_sentence(cross, "0", "3")
+    assert "tie from k = 8" in text and "cross" not in text and "At k = 1: M_3 leads" in text
+    # the same lead on 8 problems is within noise
+    small = crossing([(8, 8)] * 4 + [(8, 4)] * 4, [(8, 8)] * 6 + [(8, 4)] * 2, resamples=500)
+    assert small["leader_small_k"] == "within noise" and "At k = 1: within noise" in crossing_sentence(small, "0", "3")
 
 
 @pytest.mark.slow
@@ -88,4 +108,21 @@ def test_boundary_command_end_to_end(micro_run_dir: Path, tmp_path: Path) -> Non
     assert changed.returncode == 2 and "other settings" in changed.stderr and "Traceback" not in changed.stderr
     missing = selfimprove("boundary", str(run), "--iterations", "0", "7", cwd=tmp_path)
     assert missing.returncode == 2 and "iteration 7" in missing.stderr and "Traceback" not in missing.stderr
+    # the run is locked while sampling: a second process is refused
+    args = ("boundary", str(run), "--k", "8", "--limit", "4", "--iterations", "0", "2", "shard_size=3")
+    holder = RunDir(run)
+    holder.lock()
+    try:
+        busy = selfimprove(*args, cwd=tmp_path)
+    finally:
+        holder.unlock()
+    assert busy.returncode == 2 and "another process" in busy.stderr and "Traceback" not in busy.stderr
+    # the samples say which checkpoint they come from; a changed checkpoint is refused, not mixed in
+    recorded = json.loads((run / "boundary" / "iter_002" / "model.json").read_text())
+    assert recorded["path"] == str(run / "iter_002" / "model") and "config.json" in recorded["files"]
+    (run / "iter_002" / "model" / "config.json").write_text(
+        (run / "iter_002" / "model" / "config.json").read_text() + "\n")
+    moved = selfimprove(*args, cwd=tmp_path)
+    assert moved.returncode == 2 and "another checkpoint of iteration 2" in moved.stderr, moved.stderr
+    assert "Traceback" not in moved.stderr
     assert {p: p.stat().st_mtime_ns for p in shards} == stamps

@@ -120,3 +120,19 @@ def test_collapse_gmm_command(tmp_path):
     assert [r["generation"] for r in data["rows"]] == list(range(6))
     assert (tmp_path / "gmm.png").stat().st_size > 1000
     assert_clean_error(cli("collapse-gmm", "generatons=5"), "did you mean 'generations'")
+
+
+def test_ctrl_c_during_boundary_says_rerun_to_resume(monkeypatch, capsys):  # noqa: ANN001
+    """boundary writes its shards as it goes and reuses them: Ctrl-C must say so (exit 130)."""
+    import selfimprove.commands.boundary as boundary
+    from selfimprove import cli as entry
+
+    def interrupt(section: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(boundary, "run_boundary", interrupt)
+    monkeypatch.setattr(sys, "argv", ["selfimprove", "boundary", "runs/x"])
+    with pytest.raises(SystemExit) as exit_:
+        entry.main()
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "interrupted; rerun the same command to resume"

@@ -83,3 +83,19 @@ def test_verdict_fires_when_the_interval_excludes_no_change() -> None:
     pass1 = verdict.signals[0]
     assert verdict.label == "regress" and pass1.high is not None and pass1.high < 0
     assert "exact McNemar p = " in pass1.sentence
+
+
+def test_reversal_with_per_problem_values_fires_only_outside_the_interval() -> None:
+    """pass@1 +20 points on 200 problems, OOD pass@1 -30 points on 200 OOD problems: both changes lie far
+    outside their paired intervals, so the verdict is a reversal (not "within noise")."""
+    def run(test: list[int], ood: list[int]) -> dict:
+        return {**_metrics(test), "ood": _metrics(ood)["test"]}
+
+    before = run([1] * 100 + [0] * 100, [1] * 120 + [0] * 80)
+    after = run([1] * 140 + [0] * 60, [1] * 60 + [0] * 140)
+    verdict = judge([before, after], VerdictConfig())
+    assert verdict.label == "reversal" and verdict.fired() == ["id_pass@1_gain", "ood_pass@1_drop"]
+    gain, ood = verdict.signals[0], next(s for s in verdict.signals if s.name == "ood_pass@1_drop")
+    assert gain.change == pytest.approx(0.2) and gain.low is not None and gain.low > 0.1
+    assert ood.change == pytest.approx(-0.3) and ood.high is not None and ood.high < -0.2
+    assert not ood.noise and "within noise" not in ood.sentence and "generalizes worse" in ood.sentence

@@ -19,9 +19,11 @@ from selfimprove.errors import UserError
 from selfimprove.jsonl import read_jsonl, write_jsonl
 from selfimprove.metrics import improvement_set
 from selfimprove.metrics.summary import summarize_splits
+from selfimprove.report.compare import change_cell
 from selfimprove.report.html import render_report, write_comparison, write_report
 from selfimprove.report.load import load_run
 from selfimprove.report.samples import BrowserSection
+from selfimprove.report.sections import run_verdict
 from selfimprove.types import Completion, Record
 from selfimprove.verdict import VerdictConfig, judge
 
@@ -229,6 +231,15 @@ def test_comparison_puts_runs_on_shared_axes(tmp_path: Path) -> None:
     assert page.sections == ["verdicts", "curves", "configs"] and len(page.images) == 1
     assert "sft 2 regress" in page.plain and "dpo 1 flat" in page.plain
     assert "+16.7 points [-33.3, +66.7]" in page.plain  # ID pass@1 change with its paired interval
+    # the diversity measures and the disparity also come with their paired intervals
+    for head in ("lexical diversity change", "semantic diversity change", "logical diversity change",
+                 "disparity change"):
+        assert head in page.plain
+    verdict, _ = run_verdict(load_run(sft).history, VerdictConfig())
+    assert verdict is not None
+    for name, unit in (("lexical_diversity_drop", "relative"), ("disparity_growth", "value")):
+        signal = next(s for s in verdict.signals if s.name == name)
+        assert signal.low is not None and change_cell(signal, unit) in page.plain
     assert "loop.method sft dpo" in page.plain and "verdict.ood_max_drop" in page.plain
     with pytest.raises(UserError, match="nothing to compare"):
         write_comparison([], tmp_path / "x.html")

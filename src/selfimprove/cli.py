@@ -241,9 +241,12 @@ def boundary_command(
     run_boundary(load_config(BoundarySection, path, overrides))
 
 
+RESUMABLE = ("run", "demo", "boundary")  # commands whose finished shards survive Ctrl-C and are reused on rerun
+
+
 def main() -> None:
     """Entry point: usage errors and user errors become one line and exit code 2, Ctrl-C exit code 130."""
-    run_app(app, "selfimprove", resumable=("run", "demo"))
+    run_app(app, "selfimprove", resumable=RESUMABLE)
 
 
 if __name__ == "__main__":

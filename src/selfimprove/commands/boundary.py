@@ -32,6 +32,7 @@ from rich.table import Table
 from selfimprove.config import Section, explain, read_yaml
 from selfimprove.errors import UserError
 from selfimprove.evaluate import judge_all
+from selfimprove.fingerprint import folder_fingerprint
 from selfimprove.jsonl import read_jsonl, write_atomic, write_jsonl
 from selfimprove.metrics.boundary import crossing, curves, solved_by_one
 from selfimprove.metrics.records import sample_verdicts
@@ -109,6 +110,22 @@ def shard_seed(seed: int, t: int, shard: int) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
+def check_model(folder: Path, t: int, path: str) -> None:
+    """Record which checkpoint iteration t's samples come from (iter_XXX/model.json: its path and the
+    fingerprint of its files), or refuse when the samples on disk were drawn from another one."""
+    model = Path(path)
+    current = {"path": path, "files": folder_fingerprint(model) if model.exists() else None}
+    file = folder / f"iter_{t:03d}" / "model.json"
+    if file.is_file():
+        old = json.loads(file.read_text(encoding="utf-8"))
+        if old != current:
+            raise UserError(f"{file.parent} holds samples of another checkpoint of iteration {t} (the model at {path} "
+                            "changed since); move that folder away to sample the current model")
+        return
+    file.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(file, json.dumps(current, indent=1) + "\n")
+
+
 def sample_iteration(cfg: BoundarySection, run: Any, task: Any, split: str, t: int, folder: Path) -> None:
     """Sample every shard of iteration t's model that is not on disk yet."""
     from selfimprove.loop import model_path
@@ -119,6 +136,7 @@ def sample_iteration(cfg: BoundarySection, run: Any, task: Any, split: str, t: i
     params = SamplingParams(cfg.k, cfg.temperature or run.sampling.temperature, cfg.top_p or run.sampling.top_p,
                             run.sampling.max_new_tokens, tuple(run.sampling.stop))
     path = model_path(run, RunDir(Path(cfg.run_dir)), t)
+    check_model(folder, t, path)
     sampler = None
     for shard, start in enumerate(range(0, len(problems), cfg.shard_size)):
         out = folder / f"iter_{t:03d}" / f"part_{shard:04d}.jsonl"
@@ -174,7 +192,7 @@ def boundary_metrics(folder: Path, base: int, trained: int, seed: int, ids: set[
     curve_t = curves([ct[p] for p in common], seed=seed)
     return {"base": base, "trained": trained,
             "iterations": {str(base): {**curve_b, "timing": tb}, str(trained): {**curve_t, "timing": tt}},
-            "crossing": crossing(curve_b, curve_t), **solved_by_one(cb, ct)}
+            "crossing": crossing([cb[p] for p in common], [ct[p] for p in common], seed=seed), **solved_by_one(cb, ct)}
 
 
 def run_boundary(cfg: BoundarySection) -> dict[str, Any]:
@@ -188,9 +206,16 @@ def run_boundary(cfg: BoundarySection) -> dict[str, Any]:
     split = cfg.split or run.verdict.id_split
     task.load(split, 1)  # a bad split name fails before any model is loaded
     folder = run_dir / "boundary"
-    _check_settings(folder, _settings(cfg, run, split))
-    for t in (base, trained):
-        sample_iteration(cfg, run, task, split, t, folder)
+    from selfimprove.rundir import RunDir
+
+    lock = RunDir(run_dir)
+    lock.lock()  # no loop or second boundary command writes this run while its models are sampled
+    try:
+        _check_settings(folder, _settings(cfg, run, split))
+        for t in (base, trained):
+            sample_iteration(cfg, run, task, split, t, folder)
+    finally:
+        lock.unlock()
     ids = {p.id for p in task.load(split, cfg.limit)}
     result = boundary_metrics(folder, base, trained, cfg.seed, ids)
     write_atomic(folder / "boundary.json", json.dumps(result, indent=1) + "\n")
@@ -203,7 +228,7 @@ def run_boundary(cfg: BoundarySection) -> dict[str, Any]:
 
 def show(result: dict[str, Any]) -> None:
     """pass@k and pass^k of both models per k, the crossing, and the sampling time."""
-    from selfimprove.report.boundary import estimate_cell
+    from selfimprove.report.boundary import crossing_sentence, estimate_cell
 
     b, t = str(result["base"]), str(result["trained"])
     its = result["iterations"]
@@ -214,10 +239,8 @@ def show(result: dict[str, Any]) -> None:
                       estimate_cell(its[t]["pass^k"][k]))
     console = Console()
     console.print(table)
-    cross = result["crossing"]
-    console.print(f"curves cross at k = {cross['k']}" if cross["k"] else "the curves do not cross",
-                  f"(leader at k=1: {cross['leader_small_k']}, at the largest k: {cross['leader_large_k']}); "
-                  f"only M_{b} solves {len(result['only_base'])} problems, only M_{t} {len(result['only_trained'])}")
+    console.print(crossing_sentence(result["crossing"], b, t),
+                  f"Only M_{b} solves {len(result['only_base'])} problems, only M_{t} {len(result['only_trained'])}.")
     for it in (b, t):
         tm = its[it]["timing"]
         if tm.get("samples_per_s"):

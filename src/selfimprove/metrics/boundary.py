@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from selfimprove.errors import UserError
-from selfimprove.metrics.intervals import Interval, mean_interval
+from selfimprove.metrics.intervals import Interval, difference_interval, mean_interval
 from selfimprove.metrics.passk import pass_at_k, powers_of_two
 
 TAUS = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -68,20 +68,41 @@ def curves(counts: Counts, resamples: int = 1000, seed: int = 0) -> dict[str, An
     }
 
 
-def crossing(base: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
-    """Where two pass@k curves cross: the first k at which the leader at k = 1 no longer leads (None when
-    it leads at every k), and which model leads at the smallest and the largest k."""
-    ks = sorted(set(base["pass@k"]) & set(trained["pass@k"]), key=int)
-    diff = [trained["pass@k"][k]["value"] - base["pass@k"][k]["value"] for k in ks]
-    if not ks:
-        return {"k": None, "leader_small_k": None, "leader_large_k": None}
+def _leader(d: float) -> str:
+    return "trained" if d > 0 else "base" if d < 0 else "tie"
 
-    def leader(d: float) -> str:
-        return "trained" if d > 0 else "base" if d < 0 else "tie"
 
-    first = leader(diff[0])
-    cross = next((int(k) for k, d in zip(ks, diff) if leader(d) != first), None) if first != "tie" else None
-    return {"k": cross, "leader_small_k": first, "leader_large_k": leader(diff[-1])}
+def crossing(base: Counts, trained: Counts, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """How two pass@k curves over the same problems (aligned by position) compare, for k = 1, 2, 4, ...:
+
+    - `difference` {k: {value, low, high}}: trained minus base pass@k with a paired 95% bootstrap interval
+      over problems (the same resamples at every k: one seed, one problem count; intervals.py);
+    - `leader_small_k` / `leader_large_k`: "trained" or "base" when the difference's interval at the
+      smallest / largest k excludes 0, else "within noise";
+    - `k`: the first k at which the opposite model leads (point estimates; a tie is not a crossing), None
+      when it never does; `tie_from`: without a crossing, the k from which the curves are equal to the end."""
+    ks = powers_of_two(min(min(n for n, _ in base), min(n for n, _ in trained)))
+    difference = {}
+    for k in ks:
+        before = np.array([pass_at_k(n, c, k) for n, c in base])
+        after = np.array([pass_at_k(n, c, k) for n, c in trained])
+        iv = difference_interval(before, after, False, resamples, 0.95, seed)
+        difference[str(k)] = {"value": float(after.mean() - before.mean()),
+                              "low": iv.low if iv else None, "high": iv.high if iv else None}
+    diffs = [difference[str(k)]["value"] for k in ks]
+    first = next((_leader(d) for d in diffs if _leader(d) != "tie"), "tie")
+    cross = next((k for k, d in zip(ks, diffs) if _leader(d) not in (first, "tie")), None)
+    tail = next((i for i in range(len(ks)) if all(_leader(d) == "tie" for d in diffs[i:])), None)
+    tie_from = ks[tail] if cross is None and tail is not None else None
+
+    def leader(k: int) -> str:
+        d = difference[str(k)]
+        if d["low"] is not None and d["low"] > 0:
+            return "trained"
+        return "base" if d["high"] is not None and d["high"] < 0 else "within noise"
+
+    return {"k": cross, "tie_from": tie_from, "leader_small_k": leader(ks[0]) if ks else None,
+            "leader_large_k": leader(ks[-1]) if ks else None, "difference": difference}
 
 
 def solved_by_one(base: dict[str, tuple[int, int]], trained: dict[str, tuple[int, int]]) -> dict[str, list[str]]:

@@ -35,6 +35,35 @@ def _prompts(folder: Any, t: int, ids: set[str]) -> dict[str, str]:
     return out
 
 
+def _lead(cross: dict[str, Any], which: str, k: str, b: str, t: str) -> str:
+    """Who leads at one k: said only when the paired interval of the difference excludes 0."""
+    d = (cross.get("difference") or {}).get(k)
+    if d is None:
+        return f"{cross[which]}"
+    gap = f"{100 * d['value']:+.1f} points [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]" if d["low"] is not None \
+        else f"{100 * d['value']:+.1f} points"
+    who = {"trained": f"M_{t} leads", "base": f"M_{b} leads"}.get(cross[which], "within noise")
+    return f"{who} (M_{t} − M_{b}: {gap})"
+
+
+def crossing_sentence(cross: dict[str, Any], b: str, t: str) -> str:
+    """The comparison of the two curves in words: a crossing (the opposite model ahead), a tie from some k on,
+    or neither, and who leads at the smallest and the largest k with the 95% interval of the difference."""
+    if cross["k"]:
+        small = cross.get("difference") and next(iter(cross["difference"].values()))["value"]
+        ahead = b if (small or 0) > 0 else t
+        where = f"The curves cross at k = {cross['k']}: M_{ahead} leads from there."
+    elif cross.get("tie_from"):
+        where = f"The curves tie from k = {cross['tie_from']}."
+    else:
+        where = "The curves do not cross."
+    ks = list(cross.get("difference") or {})
+    if not ks:
+        return where
+    return (f"{where} At k = {ks[0]}: {_lead(cross, 'leader_small_k', ks[0], b, t)}; at k = {ks[-1]}: "
+            f"{_lead(cross, 'leader_large_k', ks[-1], b, t)}.")
+
+
 def boundary_section(ctx: ReportContext) -> Section | None:
     """Both pass@k curves with their intervals, pass^k and cover@tau, where the curves cross, and the problems
     only the base solves; None when `selfimprove boundary` has not run on this run directory."""
@@ -56,12 +85,9 @@ def boundary_section(ctx: ReportContext) -> Section | None:
             Line(f"M_{i}", list(its[i]["cover@tau"].values()), x=[float(x) for x in its[i]["cover@tau"]], style=st)
             for i, st in zip((b, t), styles)], xlabel="τ", percent=True),
     ]
-    cross = result["crossing"]
-    where = (f"The curves cross at k = {cross['k']}: M_{b if cross['leader_small_k'] == 'trained' else t} leads from "
-             "there." if cross["k"] else "The curves do not cross.")
-    caption = (f"{where} At k = 1 the leader is the {cross['leader_small_k']} model, at the largest k the "
-               f"{cross['leader_large_k']} one. If training narrowed what the model can solve, the base wins at large "
-               "k (Yue et al. 2025). pass^k and cover@τ do not reward a lucky hit among many samples.")
+    caption = (f"{crossing_sentence(result['crossing'], b, t)} If training narrowed what the model can solve, the "
+               "base wins at large k (Yue et al. 2025). pass^k and cover@τ do not reward a lucky hit among many "
+               "samples.")
     html = fragment("figure.html.j2", src=data_uri(panels, ncols=3), alt="reasoning boundary", caption=caption)
     head = ["k", f"pass@k M_{b}", f"pass@k M_{t}", f"pass^k M_{b}", f"pass^k M_{t}"]
     rows = [[k, *(estimate_cell(its[i][key][k]) for key in ("pass@k", "pass^k") for i in (b, t))]

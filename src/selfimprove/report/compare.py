@@ -42,12 +42,27 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _change(signal: Signal | None) -> str:
-    """A signal's change in points with its paired interval, '+16.7 points [-33.3, +66.7]'."""
+# The compared signals: (name, column head, unit). Units follow the verdict's sentences: points of a share,
+# a change relative to the start (diversity), or a plain difference (disparity).
+COLUMNS = (("id_pass@1_gain", "ID pass@1 change", "points"), ("coverage_stalled", "coverage@N change", "points"),
+           ("ood_pass@1_drop", "OOD pass@1 change", "points"),
+           ("lexical_diversity_drop", "lexical diversity change", "relative"),
+           ("semantic_diversity_drop", "semantic diversity change", "relative"),
+           ("logical_diversity_drop", "logical diversity change", "relative"),
+           ("disparity_growth", "disparity change", "value"))
+
+
+def change_cell(signal: Signal | None, unit: str = "points") -> str:
+    """A signal's change with its paired interval: '+16.7 points [-33.3, +66.7]', '-20.0% [-31.2, -8.1]'
+    (relative), '+0.100 [-0.050, +0.250]' (disparity)."""
     if signal is None or signal.change is None:
         return "–"
-    ci = f" [{100 * signal.low:+.1f}, {100 * signal.high:+.1f}]" if signal.low is not None and signal.high is not None else ""
-    return f"{100 * signal.change:+.1f} points{ci}"
+    known = signal.low is not None and signal.high is not None
+    if unit == "value":
+        ci = f" [{signal.low:+.3f}, {signal.high:+.3f}]" if known else ""
+        return f"{signal.change:+.3f}{ci}"
+    ci = f" [{100 * signal.low:+.1f}, {100 * signal.high:+.1f}]" if known else ""
+    return f"{100 * signal.change:+.1f}{'% relative' if unit == 'relative' else ' points'}{ci}"
 
 
 def verdicts_section(runs: list[Compared]) -> Section:
@@ -56,11 +71,13 @@ def verdicts_section(runs: list[Compared]) -> Section:
         verdict, why_not = run_verdict(c.run.history, c.verdict)
         label = verdict.label if verdict else "no verdict"
         signals = {s.name: s for s in verdict.signals} if verdict else {}
-        rows.append([c.label, str(len(c.run.iterations) - 1), label, _change(signals.get("id_pass@1_gain")),
-                     _change(signals.get("coverage_stalled")), _change(signals.get("ood_pass@1_drop")),
+        rows.append([c.label, str(len(c.run.iterations) - 1), label,
+                     *(change_cell(signals.get(name), unit) for name, _, unit in COLUMNS),
                      verdict.summary if verdict else why_not])
-    head = ["run", "iterations", "verdict", "ID pass@1 change", "coverage@N change", "OOD pass@1 change", "why"]
-    note = "Changes from iteration 0 to the compared iteration, with their paired 95% bootstrap interval over problems."
+    head = ["run", "iterations", "verdict", *(h for _, h, _ in COLUMNS), "why"]
+    note = ("Changes from iteration 0 to the compared iteration, with their paired 95% bootstrap interval over "
+            "problems (diversity: relative to iteration 0; disparity: difference of (pass@1 easiest - pass@1 hardest) / pass@1 "
+            "easiest).")
     html = fragment("table.html.j2", head=head, rows=rows, note=note)
     return Section("verdicts", "Verdicts", html)
 
