@@ -258,7 +258,8 @@ def test_cli_report_and_compare(tmp_path: Path) -> None:
     done = subprocess.run([*cli, "report", str(a), "browser.random=0", "verdict.compare_to=best"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert str(a / "report.html") in done.stdout and "progress" in done.stdout
+    # 6 test problems: a +16.7-point gain is inside its paired interval, so the verdict says so instead of "progress"
+    assert str(a / "report.html") in done.stdout and "flat" in done.stdout and "within noise" in done.stdout
     assert "the best by test pass@1" in (a / "report.html").read_text(encoding="utf-8")
     out = tmp_path / "cmp.html"
     done = subprocess.run([*cli, "compare", str(a), str(b), "--out", str(out)], capture_output=True, text=True,
