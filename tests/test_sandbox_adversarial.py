@@ -17,6 +17,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -698,27 +699,35 @@ def test_scripts_and_private_modules_are_never_imported_for_the_program(module: 
 # --- the host's unix sockets --------------------------------------------------------------------------
 
 
-def test_host_unix_socket_is_unreachable(any_mode: str) -> None:
-    """A world-writable socket on the host filesystem (think of the D-Bus system bus): the network
-    namespace does not cover it and a read-only mount does not stop connect()."""
+@contextmanager
+def _host_socket(kind: int) -> Iterator[tuple[socket.socket, str]]:
+    """A world-writable unix socket of `kind` bound on the host filesystem, in a folder of the repository that
+    is removed afterwards: (the bound socket, its path)."""
     folder = Path(tempfile.mkdtemp(prefix=".sandbox-sock-", dir=REPO))
     try:
         folder.chmod(0o755)
         path = str(folder / "s")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        with socket.socket(socket.AF_UNIX, kind) as server:
             server.bind(path)
             os.chmod(path, 0o777)
-            server.listen(1)
-            server.settimeout(0.5)
-            program = (
-                "import socket\ndef add(a, b):\n    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
-                f"    s.connect({path!r})\n    s.sendall(b'exfiltrated')\n    return a + b\n"
-            )
-            result = _run(program, mode=any_mode)
-            with pytest.raises(TimeoutError):
-                server.accept()
+            yield server, path
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_host_unix_socket_is_unreachable(any_mode: str) -> None:
+    """A world-writable socket on the host filesystem (think of the D-Bus system bus): the network
+    namespace does not cover it and a read-only mount does not stop connect()."""
+    with _host_socket(socket.SOCK_STREAM) as (server, path):
+        server.listen(1)
+        server.settimeout(0.5)
+        program = (
+            "import socket\ndef add(a, b):\n    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+            f"    s.connect({path!r})\n    s.sendall(b'exfiltrated')\n    return a + b\n"
+        )
+        result = _run(program, mode=any_mode)
+        with pytest.raises(TimeoutError):
+            server.accept()
     assert result.status == "failed" and "PermissionError" in result.detail, result
     _contained(result, 10)
 
@@ -727,28 +736,20 @@ def test_host_datagram_socket_is_unreachable_through_a_socketpair(any_mode: str)
     """socket(AF_UNIX) refused is not enough: a datagram pair from socketpair() can sendto() any path, so a
     world-writable datagram socket on the host (think of /dev/log or journald's socket) received bytes.
     Datagram and raw pairs are refused too; a stream pair still works (multiprocessing needs it)."""
-    folder = Path(tempfile.mkdtemp(prefix=".sandbox-dgram-", dir=REPO))
-    try:
-        folder.chmod(0o755)
-        path = str(folder / "log")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
-            server.bind(path)
-            os.chmod(path, 0o777)
-            server.setblocking(False)
-            program = (
-                "import socket\nleaked = []\n"
-                "for kind in (socket.SOCK_DGRAM, socket.SOCK_RAW, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC):\n"
-                "    try:\n        x, y = socket.socketpair(socket.AF_UNIX, kind)\n"
-                f"        x.sendto(b'exfiltrated', {path!r})\n        leaked.append(kind)\n"
-                "    except OSError:\n        pass\n"
-                "a, b = socket.socketpair()\na.sendall(b'ok')\nassert b.recv(2) == b'ok'\n"
-                "def add(a, b):\n    return 0 if leaked else a + b\n"
-            )
-            result = _run(program, mode=any_mode)
-            with pytest.raises(BlockingIOError):
-                server.recv(64)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with _host_socket(socket.SOCK_DGRAM) as (server, path):
+        server.setblocking(False)
+        program = (
+            "import socket\nleaked = []\n"
+            "for kind in (socket.SOCK_DGRAM, socket.SOCK_RAW, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC):\n"
+            "    try:\n        x, y = socket.socketpair(socket.AF_UNIX, kind)\n"
+            f"        x.sendto(b'exfiltrated', {path!r})\n        leaked.append(kind)\n"
+            "    except OSError:\n        pass\n"
+            "a, b = socket.socketpair()\na.sendall(b'ok')\nassert b.recv(2) == b'ok'\n"
+            "def add(a, b):\n    return 0 if leaked else a + b\n"
+        )
+        result = _run(program, mode=any_mode)
+        with pytest.raises(BlockingIOError):
+            server.recv(64)
     assert result.passed, result  # every datagram pair refused, and the stream pair worked
     uid = result.metadata["uid"]
     assert uid == os.getuid() or _uid_processes(uid) == []
