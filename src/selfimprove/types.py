@@ -42,6 +42,20 @@ class Completion:
     steps_ok: bool | None = None
     steps_checked: int = 0
     steps_wrong: list[str] = field(default_factory=list)
+    # A multi-attempt episode (self-correction, selfimprove.correction): attempts[0] is the first attempt,
+    # attempts[1] the second, ...; this completion's own text/answer/correct are the last attempt's, so every
+    # single-attempt metric reads the final answer. Empty for a single attempt.
+    attempts: list[Completion] = field(default_factory=list)
+    # LLM-as-a-judge scores of this completion (selfimprove.judges): one dict per judgment
+    # (score: float | None, text: the judge's own output, parsed: whether a score was found).
+    judgments: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> Completion:
+        """A completion read back from a record file, its attempts included."""
+        data = dict(row)
+        data["attempts"] = [cls.from_dict(a) for a in data.get("attempts", [])]
+        return cls(**data)
 
 
 @dataclass
@@ -65,8 +79,8 @@ class Record:
         known = {f.name for f in fields(cls)}
         data = {k: v for k, v in row.items() if k in known}
         if data.get("greedy") is not None:
-            data["greedy"] = Completion(**data["greedy"])
-        data["samples"] = [Completion(**c) for c in data.get("samples", [])]
+            data["greedy"] = Completion.from_dict(data["greedy"])
+        data["samples"] = [Completion.from_dict(c) for c in data.get("samples", [])]
         return cls(**data)
 
 

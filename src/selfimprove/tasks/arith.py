@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from selfimprove import correction
 from selfimprove.errors import UserError
 from selfimprove.tasks import arith_world as world
 from selfimprove.types import ExtractMode, Problem, Prompt
@@ -61,6 +62,8 @@ class ArithTask:
     disjoint), ood (4-5 steps, operands up to 30) and compositional (pairs chained through X)."""
 
     name = "arith"
+    correction = correction.SOLUTION  # the second-turn instruction of self-correction (Kumar et al. 2024)
+    answer_prefix = "A:"  # what opens an answer in a plain-text prompt (selfimprove.correction)
     splits = ("seed", "improve", "test", "ood", "compositional")
 
     def __init__(self, seed: int = 0, sizes: dict[str, int] | None = None, data_dir: str | None = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from selfimprove import correction
 from selfimprove.errors import UserError
 from selfimprove.tasks import data
 from selfimprove.types import ExtractMode, Problem, Prompt
@@ -72,6 +73,8 @@ class CSQATask:
     (1,221). Options: data_dir, seed (few-shot choice), hub (allow download)."""
 
     name = "csqa"
+    correction = correction.SOLUTION  # the second-turn instruction of self-correction (Kumar et al. 2024)
+    answer_prefix = "Answer:"  # what opens an answer in a plain-text prompt (selfimprove.correction)
     splits = ("train", "validation")
     stop = ("Question:",)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from selfimprove import correction
 from selfimprove.errors import UserError
 from selfimprove.tasks import data
 from selfimprove.tasks.numbers import last_number, normalize_number, same_number
@@ -60,6 +61,8 @@ class GSM8KTask:
     """GSM8K train (7,473) and test (1,319). Options: data_dir, seed (few-shot choice), hub (allow download)."""
 
     name = "gsm8k"
+    correction = correction.SOLUTION  # the second-turn instruction of self-correction (Kumar et al. 2024)
+    answer_prefix = "Answer:"  # what opens an answer in a plain-text prompt (selfimprove.correction)
     splits = ("train", "test")
     stop = ("Question:",)
 

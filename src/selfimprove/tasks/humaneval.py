@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from selfimprove import correction
 from selfimprove.errors import UserError
 from selfimprove.tasks import data
 from selfimprove.tasks.mbpp import compiles, extract_program, fenced, finish
@@ -58,6 +59,8 @@ class HumanEvalTask:
     examples from). Options: data_dir, timeout (seconds per program; None: the sandbox default), hub."""
 
     name = "humaneval"
+    correction = correction.CODE  # the second-turn instruction of self-correction (Kumar et al. 2024)
+    answer_prefix = ""  # what opens an answer in a plain-text prompt (selfimprove.correction)
     splits = ("test",)
     stop = CODEX_STOPS
 

@@ -15,6 +15,7 @@ import threading
 from functools import lru_cache
 from typing import Any
 
+from selfimprove import correction
 from selfimprove.errors import UserError
 from selfimprove.tasks import data
 from selfimprove.types import ExtractMode, Problem, Prompt
@@ -107,6 +108,8 @@ class MATHTask:
     Options: data_dir, seed (few-shot choice), hub (allow download)."""
 
     name = "math"
+    correction = correction.SOLUTION  # the second-turn instruction of self-correction (Kumar et al. 2024)
+    answer_prefix = "Solution:"  # what opens an answer in a plain-text prompt (selfimprove.correction)
     splits = ("train", "test", "math500")
     stop = ("\nProblem:",)
 

@@ -18,6 +18,7 @@ import re
 import sys
 from typing import Any, Literal
 
+from selfimprove import correction
 from selfimprove.errors import UserError
 from selfimprove.tasks import data
 from selfimprove.types import ExtractMode, Problem, Prompt
@@ -126,6 +127,8 @@ class MBPPTask:
     sandbox default), hub (allow download)."""
 
     name = "mbpp"
+    correction = correction.CODE  # the second-turn instruction of self-correction (Kumar et al. 2024)
+    answer_prefix = "[BEGIN]\n"  # what opens an answer in a plain-text prompt (selfimprove.correction)
     splits = ("test", "validation", "train", "prompt")
     stop = ("[DONE]",)
 
