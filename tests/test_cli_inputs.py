@@ -89,6 +89,7 @@ def test_bad_config_values_are_refused_before_anything_runs(micro_model, tmp_pat
     assert_refused(capsys, [*EVAL, *model, "eval.splits=[]"], "eval.splits")
     assert_refused(capsys, [*EVAL, *model, "task.options.seed=abc"], "task.options.seed", "'abc'")
     assert_refused(capsys, [*EVAL, *model, "task.options.sizes.test=0"], "arith split 'test' holds no problems")
+    assert_refused(capsys, ["eval", "--task", "gsm8k", *model, "skills.enabled=true"], "skills.enabled", "arith")
     assert_refused(capsys, ["pretrain", f"out={tmp_path / 'm'}", "train.max_steps=-5"], "train.max_steps", "-1")
     assert_refused(capsys, ["pretrain", f"out={tmp_path / 'm'}", "train.max_steps=0"], "train.max_steps")
     assert not (tmp_path / "e").exists() and not (tmp_path / "m").exists()

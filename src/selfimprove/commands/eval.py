@@ -13,6 +13,7 @@ from selfimprove.compositional.evaluate import CompositionalSection
 from selfimprove.compositional.suite import suite_metrics
 from selfimprove.config import Section, dump_config
 from selfimprove.evaluate import EvalSection, evaluate_split
+from selfimprove.evaluate_skills import SkillsSection, check_skills_task, skill_metrics, skills_table
 from selfimprove.jsonl import check_parent, write_atomic, write_jsonl
 from selfimprove.metrics import EmbeddingCache
 from selfimprove.metrics.summary import summarize_splits
@@ -37,6 +38,8 @@ class EvalConfig(Section):
         description="Reasoning gap (S1, S2, S_comp, Δ), reported when compositional pairs are evaluated "
         "(task compositional_gsm, or arith's compositional split).",
     )
+    skills: SkillsSection = Field(default_factory=SkillsSection,
+                                  description="Every skill of the model in the arith world, against its ground truth.")
 
 
 # What `selfimprove eval` (and `selfimprove report` on its folder) writes: an --out folder holding anything
@@ -67,6 +70,8 @@ def run_eval(cfg: EvalConfig) -> dict:
     check_out_folder(Path(cfg.out or "."))
     task = get_task(cfg.task.name, **cfg.task.options)
     cfg.eval.splits = default_splits(cfg.task.name, cfg.eval.splits, "splits" in cfg.eval.model_fields_set)
+    if cfg.skills.enabled:
+        check_skills_task(task)
     for split in cfg.eval.splits:
         check_nonempty(task, split)  # fail on a bad or empty split before loading the model
     sampler = make_sampler(cfg.model, batch_size=cfg.sampling.batch_size)
@@ -83,9 +88,13 @@ def run_eval(cfg: EvalConfig) -> dict:
         metrics["compositional"] = {**metrics.get("compositional", {}), **gap}  # arith's split has this name too
     else:  # eval.compositional: the gap on pairs the task does not evaluate itself (gsm8k: built from GSM8K test)
         metrics.update(suite_metrics(cfg, task, sampler, records, metrics, out, 0))
+    if cfg.skills.enabled:
+        metrics["skills"] = skill_metrics(sampler, task, cfg.skills)  # type: ignore[arg-type]
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
     write_atomic(out / "config.yaml", dump_config(cfg))
     console = Console()
     console.print(metrics_table(metrics, f"{cfg.model.path} on {cfg.task.name}"))
+    if "skills" in metrics:
+        console.print(skills_table(metrics["skills"]))
     console.print(f"records: {out / 'eval.jsonl'}  metrics: {out / 'metrics.json'}")
     return metrics

@@ -138,7 +138,7 @@ _OPENING = re.compile(r"\s*(?:Q: ?)?(?P<name>\w+) has (?P<start>\d+) (?P<obj>\w+
 def parse_problem(text: str) -> world.WordProblem | None:
     """A question in the world's grammar as a `WordProblem` (its answer computed), or None when the text is
     not one: an unknown name, object or sentence, a pronoun that does not fit, a step that goes below zero,
-    an inexact division, a value above the world's bound, or no steps at all."""
+    an inexact division, or no steps at all."""
     head = _OPENING.match(text)
     if not head or head["name"] not in world.NAMES or head["obj"] not in world.OBJECTS:
         return None
@@ -157,8 +157,6 @@ def parse_problem(text: str) -> world.WordProblem | None:
         if (op == "/" and (operand == 0 or value % operand)) or (op == "-" and operand > value):
             return None
         after = _apply(op, value, operand)
-        if after > world.SPLITS["improve"].max_value:
-            return None
         steps.append(world.Step(op, operand, value, after))
         sentences.append(sentence)
         value = after
@@ -204,15 +202,15 @@ def skill_rows(skill: str, problems: Sequence[world.WordProblem], count: int, se
     from selfimprove.tasks.arith import prompt_of
 
     rng = random.Random(f"arith-skill-{skill}-{seed}")
-    rows: list[dict] = []
+    pool, rows = list(problems), []
     while len(rows) < count:
-        problem, other = rng.sample(list(problems), 2)
+        problem, other = rng.sample(pool, 2)
         if skill == "judge":
             response = problem.solution() if rng.random() < 0.4 else flawed_solution(rng, problem, other)
             rows.append({"prompt": judge_prompt(prompt_of(problem.question()), f" {response}"),
                          "completion": judgment_text(problem, response)})
         elif skill == "pose":
-            examples = [p.question() for p in rng.sample(list(problems), 3)]
+            examples = [p.question() for p in rng.sample(pool, 3)]
             rows.append({"prompt": pose_prompt(examples), "completion": f" {problem.question()}"})
         elif skill == "revise":
             rows.append(revise_row(rng, problem, other))

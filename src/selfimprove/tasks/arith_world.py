@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
+from functools import cache
 
 NAMES = ("Ann", "Ben", "Cara", "Dan", "Eva", "Finn", "Gus", "Hana")
 PRONOUN = {"Ann": "She", "Ben": "He", "Cara": "She", "Dan": "He", "Eva": "She", "Finn": "He", "Gus": "He", "Hana": "She"}
@@ -129,6 +130,11 @@ def generate(rng: random.Random, num_steps: int, spec: SplitSpec) -> WordProblem
 
 def split_problems(split: str, count: int, seed: int = 0) -> list[WordProblem]:
     """The first `count` problems of a split; step counts cycle evenly over the split's range."""
+    return list(_split_problems(split, count, seed))
+
+
+@cache
+def _split_problems(split: str, count: int, seed: int) -> tuple[WordProblem, ...]:
     spec = SPLITS[split]
     rng = random.Random(f"arith-{split}-{seed}")
     seen: set[str] = set()
@@ -136,7 +142,7 @@ def split_problems(split: str, count: int, seed: int = 0) -> list[WordProblem]:
     span = spec.max_steps - spec.min_steps + 1
     for _ in range(200 * count + 1000):
         if len(out) == count:
-            return out
+            return tuple(out)
         problem = generate(rng, spec.min_steps + len(out) % span, spec)
         text = problem.question()
         if text in seen or _bucket(text) not in spec.buckets:
@@ -145,7 +151,7 @@ def split_problems(split: str, count: int, seed: int = 0) -> list[WordProblem]:
         out.append(problem)
     if len(out) < count:
         raise ValueError(f"the {split!r} split has fewer than {count} distinct problems; ask for fewer")
-    return out
+    return tuple(out)
 
 
 @dataclass(frozen=True)

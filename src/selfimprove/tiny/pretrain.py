@@ -14,6 +14,8 @@ from selfimprove.errors import UserError
 from selfimprove.jsonl import write_atomic
 from selfimprove.rundir import replace_dir
 from selfimprove.sections import TaskSection
+from selfimprove.tasks import arith_skills as skills
+from selfimprove.tasks import arith_world as world
 from selfimprove.tasks import get_task
 from selfimprove.tiny.model import TinyModelSection, build_model
 from selfimprove.tiny.tokenizer import build_tokenizer
@@ -27,6 +29,17 @@ def _pretrain_defaults() -> TrainSection:
     return TrainSection(learning_rate=2e-3, batch_size=32, max_steps=340, warmup_ratio=0.05, logging_steps=50)
 
 
+class SkillMixSection(Section):
+    """Rows of each arith skill (selfimprove.tasks.arith_skills) per solve row of the corpus."""
+
+    judge: float = Field(0.05, ge=0, le=1, description="Judge rows: a rubric judgment ending `Score: N`.")
+    pose: float = Field(0.03, ge=0, le=1, description="Pose rows: a new problem after three examples.")
+    revise: float = Field(0.05, ge=0, le=1, description="Revise rows: a second attempt after the correction "
+                                                        "instruction (mostly repeats, some fixes, some breaks).")
+    compose: float = Field(0.05, ge=0, le=1, description="Compose rows: a chained pair of problems answered "
+                                                         "in Hosseini et al.'s format.")
+
+
 class PretrainConfig(Section):
     """The tiny seed model of the embedded default: architecture, data and a training budget."""
 
@@ -36,19 +49,31 @@ class PretrainConfig(Section):
     whole_numbers: int = Field(
         1000, ge=0, description="Tokenizer: integers below this are single tokens (0 = every digit is a token). "
                                 "The arith world's values stay below 1000, so each equation is a fact to learn.")
+    skills: SkillMixSection = Field(default_factory=SkillMixSection,
+                                    description="Skill rows mixed into the arith corpus (judge, pose, revise, compose).")
     model: TinyModelSection = Field(default_factory=TinyModelSection, description="Architecture of the tiny Llama.")
     train: TrainSection = Field(default_factory=_pretrain_defaults, description="Training budget and optimizer.")
 
 
 def training_rows(cfg: PretrainConfig) -> list[dict[str, str]]:
-    """Prompt/completion rows from the split's reference solutions (metadata['solution'])."""
+    """Prompt/completion rows from the split's reference solutions (metadata['solution']), and for arith the
+    skill rows at the rates of `cfg.skills`."""
     task = get_task(cfg.task.name, **cfg.task.options)
     rows = []
     for problem in task.load(cfg.split):
         solution = problem.metadata.get("solution")
         if solution:
             rows.append({"prompt": str(task.format_prompt(problem, cfg.task.shots)), "completion": f" {solution}"})
+    if cfg.task.name == "arith":
+        rows += _skill_rows(cfg, len(rows), getattr(task, "sizes")[cfg.split], getattr(task, "seed"))
     return rows
+
+
+def _skill_rows(cfg: PretrainConfig, solve_rows: int, size: int, seed: int) -> list[dict[str, str]]:
+    """Each skill's rows at its rate, built from the same labeled split (never test)."""
+    problems = world.split_problems(cfg.split, size, seed)
+    rates = cfg.skills.model_dump()
+    return [row for skill, rate in rates.items() for row in skills.skill_rows(skill, problems, round(rate * solve_rows), seed)]
 
 
 def check_out(out: Path, overwrite: bool) -> None:
