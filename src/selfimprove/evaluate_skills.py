@@ -42,11 +42,13 @@ class SkillsSection(Section):
     max_new_tokens: int = Field(160, ge=8, description="Longest answer of any skill, in tokens.")
 
 
-def _texts(sampler: Sampler, prompts: list[str], params: SamplingParams) -> list[str]:
+def texts_of(sampler: Sampler, prompts: list[str], params: SamplingParams) -> list[str]:
+    """The first completion's text for each prompt."""
     return [group[0].text for group in sampler.sample(list(prompts), params)]
 
 
-def _right(task: ArithTask, texts: list[str], golds: list[int]) -> list[bool]:
+def right_answers(task: ArithTask, texts: list[str], golds: list[int]) -> list[bool]:
+    """Whether each text's strict answer is its gold answer."""
     return [task.verify(task.extract(t), str(g)) for t, g in zip(texts, golds)]
 
 
@@ -54,7 +56,7 @@ def judge_metrics(sampler: Sampler, problems: list[world.WordProblem], params: S
     rng = random.Random("arith-skills-judge")
     pairs = [(p, p.solution(), skills.flawed_solution(rng, p, problems[i - 1])) for i, p in enumerate(problems)]
     prompts = [skills.judge_prompt(prompt_of(p.question()), f" {r}") for p, a, b in pairs for r in (a, b)]
-    scores = [skills.parse_score(t) for t in _texts(sampler, prompts, params)]
+    scores = [skills.parse_score(t) for t in texts_of(sampler, prompts, params)]
     truth = [skills.rubric_score(p, r) for p, a, b in pairs for r in (a, b)]
     ordered = [(scores[2 * i], scores[2 * i + 1], truth[2 * i], truth[2 * i + 1]) for i in range(len(pairs))]
     ordered = [o for o in ordered if o[2] != o[3]]
@@ -71,7 +73,7 @@ def judge_metrics(sampler: Sampler, problems: list[world.WordProblem], params: S
 def pose_metrics(sampler: Sampler, seed_questions: list[str], count: int, params: SamplingParams) -> dict[str, Any]:
     rng = random.Random("arith-skills-pose")
     examples = [rng.sample(seed_questions, 3) for _ in range(count)]
-    texts = _texts(sampler, [skills.pose_prompt(e) for e in examples], params)
+    texts = texts_of(sampler, [skills.pose_prompt(e) for e in examples], params)
     known = set(seed_questions)
     parsed = [skills.parse_problem(t.strip()) for t in texts]
     novel = [p is not None and p.question() not in known and p.question() not in e for p, e in zip(parsed, examples)]
@@ -86,15 +88,15 @@ def revise_metrics(sampler: Sampler, task: ArithTask, problems: list[world.WordP
     golds = [p.answer for p in problems]
     second_prompts = [str(correction.second_turn_prompt(q, a, task.correction, task.answer_prefix))
                       for q, a in zip(prompts, first)]
-    second = _texts(sampler, second_prompts, params)
-    return correction_metrics(_right(task, first, golds), _right(task, second, golds))
+    second = texts_of(sampler, second_prompts, params)
+    return correction_metrics(right_answers(task, first, golds), right_answers(task, second, golds))
 
 
 def compose_metrics(sampler: Sampler, task: ArithTask, count: int, params: SamplingParams) -> dict[str, Any]:
     pairs = task.load("compositional", count)
-    q1 = _texts(sampler, [str(p.metadata["q1_prompt"]) for p in pairs], params)
-    q2 = _texts(sampler, [str(p.metadata["q2_prompt"]) for p in pairs], params)
-    both = _texts(sampler, [str(p.prompt) for p in pairs], params)
+    q1 = texts_of(sampler, [str(p.metadata["q1_prompt"]) for p in pairs], params)
+    q2 = texts_of(sampler, [str(p.metadata["q2_prompt"]) for p in pairs], params)
+    both = texts_of(sampler, [str(p.prompt) for p in pairs], params)
     s1 = [task.verify(task.extract(t), p.metadata["q1_gold"]) for t, p in zip(q1, pairs)]
     s2 = [task.verify(task.extract(t), p.metadata["q2_gold"]) for t, p in zip(q2, pairs)]
     answers = [cot_answers(task, "pair", t, "strict") for t in both]
@@ -116,10 +118,10 @@ def skill_metrics(sampler: Sampler, task: ArithTask, cfg: SkillsSection) -> dict
     greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=cfg.max_new_tokens)
     problems = world.split_problems("test", min(cfg.limit, task.sizes["test"]), task.seed)
     seed_questions = [p.question() for p in world.split_problems("seed", task.sizes["seed"], task.seed)]
-    solve = _texts(sampler, [prompt_of(p.question()) for p in problems], greedy)
+    solve = texts_of(sampler, [prompt_of(p.question()) for p in problems], greedy)
     pose = SamplingParams(n=1, temperature=cfg.pose_temperature, top_p=0.95, max_new_tokens=cfg.max_new_tokens)
     return {
-        "solve": {"n": len(problems), "pass@1": sum(_right(task, solve, [p.answer for p in problems])) / len(problems)},
+        "solve": {"n": len(problems), "pass@1": sum(right_answers(task, solve, [p.answer for p in problems])) / len(problems)},
         "judge": judge_metrics(sampler, problems, greedy),
         "pose": pose_metrics(sampler, seed_questions, cfg.limit, pose),
         "revise": revise_metrics(sampler, task, problems, solve, greedy),

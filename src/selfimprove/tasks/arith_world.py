@@ -6,6 +6,12 @@ the magnitude of the numbers. Consecutive additions and subtractions commute, so
 than one valid solution path; the number of distinct correct equation sets is therefore a meaningful
 measure of logical diversity (Wu et al. 2024, Sec. 4.2).
 
+Splits: `seed` (labeled, the seed model's pretraining corpus: 1-2 steps), `improve` (1-3 steps, what a
+self-improvement loop samples and trains on: the 3-step problems lie just beyond the seed split), `test`
+(like improve, disjoint), `ood` (4-5 steps, operands up to 30) and `compositional` (pairs of test problems
+chained through X). Beyond solving, the world generates the data of four more skills with ground truth
+(judge, pose, revise, compose; selfimprove.tasks.arith_skills), mixed into the seed model's corpus.
+
 Everything is deterministic from (split, index, seed). Which split a problem may belong to is decided by
 a hash of its text, so `test` is disjoint from `seed` and `improve` without either split depending on the
 size of the others.

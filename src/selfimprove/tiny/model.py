@@ -1,4 +1,5 @@
-"""The tiny seed model: a standard HF Llama of a few million parameters, built from a typed config."""
+"""The tiny seed model: a standard HF Llama of about a million parameters (4 layers, width 128), built from a
+typed config."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from selfimprove.config import Section
 
 
 class TinyModelSection(Section):
-    hidden_size: int = Field(256, ge=16, description="Width of the residual stream.")
+    hidden_size: int = Field(128, ge=16, description="Width of the residual stream.")
     layers: int = Field(4, ge=1, description="Number of transformer blocks.")
     heads: int = Field(4, ge=1, description="Attention heads (hidden_size must divide evenly).")
-    intermediate_size: int = Field(768, ge=16, description="Width of the MLP.")
+    intermediate_size: int = Field(512, ge=16, description="Width of the MLP.")
     max_positions: int = Field(1024, ge=64, description="Longest sequence (prompt + completion) in tokens.")
 
 

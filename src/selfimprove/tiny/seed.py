@@ -1,0 +1,27 @@
+"""The shipped tiny seed model: a standard HF checkpoint in the package (folder `seed/` beside this file),
+so the demo starts without pretraining. It is the exact output of
+
+    selfimprove pretrain configs/tiny-pretrain.yaml
+
+(float32 weights, 4.3 MB; `pretrain.yaml` inside it records the settings, `quality.json` its greedy pass@1
+on the first 100 test problems). tests/test_seed_model.py checks both, and with SELFIMPROVE_REBUILD_SEED=1
+rebuilds it and checks that the rebuilt model is as good."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+SHIPPED = Path(__file__).parent / "seed"
+
+
+def install_shipped(out: Path) -> Path:
+    """Copy the shipped checkpoint to `out` (a new folder, written next to it and renamed into place)."""
+    from selfimprove.rundir import replace_dir
+
+    work = out.parent / f".{out.name}.copy-tmp"
+    shutil.rmtree(work, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(SHIPPED, work)
+    replace_dir(work, out)
+    return out
