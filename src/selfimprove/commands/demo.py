@@ -28,10 +28,10 @@ DEMO: dict[str, Any] = {
     "model": {"path": "runs/tiny-arith"},
     "sampling": {"n": 4, "temperature": 0.75, "top_p": 0.95, "max_new_tokens": 96, "batch_size": 128},
     "eval": {"splits": ["test", "ood"], "limit": 200, "k": 16, "semantic": True},
-    # Constant learning rate, no warm-up: each iteration continues M_{t-1} at the same step size instead
-    # of restarting a warm-up and a decay to zero on a few dozen steps.
-    "train": {"learning_rate": 1e-3, "epochs": 2.0, "batch_size": 32, "warmup_ratio": 0.0,
-              "lr_scheduler": "constant", "logging_steps": 10},
+    # A constant learning rate after a short warm-up, not a decay to zero over a few dozen steps. Measured
+    # on the gold control: 1e-3 knocks the seed model down (test pass@1 40.0 -> 28.0 after one iteration).
+    "train": {"learning_rate": 2e-4, "epochs": 2.0, "batch_size": 32, "warmup_ratio": 0.1,
+              "lr_scheduler": "constant_with_warmup", "logging_steps": 10},
     "loop": {"strategy": "sft", "iterations": 3, "improve_limit": 1000, "max_per_problem": 4, "dedupe": True},
 }
 
