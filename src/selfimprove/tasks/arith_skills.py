@@ -173,13 +173,6 @@ def composed_answer(pair: world.ComposedProblem) -> str:
             f"The final answer is {q2.answer}.")
 
 
-def valid_pair(pair: world.ComposedProblem) -> bool:
-    """Q2 re-run from X stays a problem of the world: it starts with + or *, never goes below zero, and
-    divides exactly (the rule `arith_world.compositional_problems` applies)."""
-    steps = pair.q2.steps
-    return steps[0].op in "+*" and all(s.after >= 0 and (s.op != "/" or s.before % s.operand == 0) for s in steps)
-
-
 def revise_row(rng: random.Random, problem: world.WordProblem, other: world.WordProblem,
                answer_prefix: str = "A:") -> dict:
     """One revise example: first attempt (right half the time), instruction, second attempt from the mix."""
@@ -216,7 +209,7 @@ def skill_rows(skill: str, problems: Sequence[world.WordProblem], count: int, se
             rows.append(revise_row(rng, problem, other))
         elif skill == "compose":
             pair = world.compose(problem, other)
-            if valid_pair(pair):
+            if world.valid_pair(pair):
                 rows.append({"prompt": prompt_of(pair.prompt_text()), "completion": f" {composed_answer(pair)}"})
         else:
             raise ValueError(f"unknown skill {skill!r}; skills are judge, pose, revise, compose")

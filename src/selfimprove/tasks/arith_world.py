@@ -187,6 +187,13 @@ def compose(q1: WordProblem, q2: WordProblem) -> ComposedProblem:
     return ComposedProblem(q1, WordProblem(q2.name, q2.obj, q1.answer, tuple(steps), q2.sentences))
 
 
+def valid_pair(pair: ComposedProblem) -> bool:
+    """Q2 re-run from X stays a problem of the world: it starts with + or * (valid for any X), never goes
+    below zero, and divides exactly."""
+    steps = pair.q2.steps
+    return steps[0].op in "+*" and all(s.after >= 0 and (s.op != "/" or s.before % s.operand == 0) for s in steps)
+
+
 def compositional_problems(count: int, seed: int = 0) -> list[ComposedProblem]:
     """Pairs of test-style problems whose chained answer stays a non-negative integer (exact division)."""
     rng = random.Random(f"arith-compositional-{seed}")
@@ -195,10 +202,7 @@ def compositional_problems(count: int, seed: int = 0) -> list[ComposedProblem]:
     for _ in range(200 * count + 1000):
         if len(out) == count:
             return out
-        q1, q2 = rng.sample(pool, 2)
-        if q2.steps[0].op not in "+*":
-            continue  # keep Q2's first step valid for any X (no negative or inexact results from the start)
-        pair = compose(q1, q2)
-        if all(s.after >= 0 and (s.op != "/" or s.before % s.operand == 0) for s in pair.q2.steps):
+        pair = compose(*rng.sample(pool, 2))
+        if valid_pair(pair):
             out.append(pair)
     raise ValueError(f"could not build {count} compositional pairs; ask for fewer")
