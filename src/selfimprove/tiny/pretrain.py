@@ -74,6 +74,9 @@ def _skill_rows(cfg: PretrainConfig, solve_rows: int, size: int, seed: int) -> l
     """Each skill's rows at its rate, built from the same labeled split (never test)."""
     problems = world.split_problems(cfg.split, size, seed)
     rates = cfg.skills.model_dump()
+    if len(problems) < 4 and any(rates.values()):
+        raise UserError(f"the {cfg.split!r} split has {len(problems)} problems; skill rows need at least 4 "
+                        "(or set skills.judge, skills.pose, skills.revise and skills.compose to 0)")
     return [row for skill, rate in rates.items() for row in skills.skill_rows(skill, problems, round(rate * solve_rows), seed)]
 
 
