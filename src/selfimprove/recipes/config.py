@@ -36,7 +36,8 @@ class BaseRunConfig(Section):
     )
     eval: EvalSuitesSection = Field(default_factory=EvalSuitesSection,
                                     description="What is evaluated after each iteration: splits, then suites.")
-    train: TrainSection = Field(default_factory=TrainSection, description="Trainer hyper-parameters (train.dpo: DPO's).")
+    train: TrainSection = Field(default_factory=TrainSection,
+                                description="Trainer hyper-parameters (train.dpo: DPO's own).")
     verdict: VerdictConfig = Field(default_factory=VerdictConfig, description="Thresholds of the final verdict.")
 
     @model_validator(mode="after")

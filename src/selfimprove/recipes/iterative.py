@@ -100,7 +100,9 @@ def sample_stage(cfg: IterativeConfig, task: Task, models: Models, run: RunDir, 
     write_jsonl(run.iter_dir(t) / "samples.jsonl", (r.to_dict() for r in records))
 
 
-def rationalize_stage(cfg: IterativeConfig, task: Task, sampler: Sampler, records: list[Record], t: int) -> list[Record]:
+def rationalize_stage(
+    cfg: IterativeConfig, task: Task, sampler: Sampler, records: list[Record], t: int
+) -> list[Record]:
     """STaR rationalization (Zelikman et al. 2022, Sec. 3.2): sample the unsolved problems again with the
     gold answer as a hint; the graded samples are the candidate rationales."""
     hinted = hinted_records(records, cfg.loop.hint)
@@ -115,7 +117,9 @@ def rationalize_stage(cfg: IterativeConfig, task: Task, sampler: Sampler, record
     return hinted
 
 
-def iteration_rows(cfg: IterativeConfig, task: Task, run: RunDir, s: int, method: Method, rationalize: bool) -> list[Row]:
+def iteration_rows(
+    cfg: IterativeConfig, task: Task, run: RunDir, s: int, method: Method, rationalize: bool
+) -> list[Row]:
     """The rows curated from iteration s's own samples (a pure function of files, so `accumulate` can
     recompute earlier iterations' rows exactly); the gold control's rows are the improve problems' reference
     solutions instead (its samples are still drawn, so its data summary shows M_{t-1}'s sampled accuracy)."""
@@ -135,7 +139,9 @@ def iteration_rows(cfg: IterativeConfig, task: Task, run: RunDir, s: int, method
     return rows
 
 
-def curate_stage(cfg: IterativeConfig, task: Task, run: RunDir, t: int, methods: list[Method], rationalize: bool) -> None:
+def curate_stage(
+    cfg: IterativeConfig, task: Task, run: RunDir, t: int, methods: list[Method], rationalize: bool
+) -> None:
     """This iteration's training file under the mixing policy, plus labeled seed rows (keep_original)."""
     method = methods[t - 1]
     same = [s for s in range(1, t + 1) if methods[s - 1] == method]

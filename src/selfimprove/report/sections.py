@@ -76,8 +76,9 @@ def _headline_row(t: int, split: str, m: dict[str, Any], cfg: VerdictConfig) -> 
             return "–" if top is None else pct(value) + (f" (k={top})" if key == "pass@k" else "")
         return str(m.get(key, "–")) if metric.format == "count" else pct(value)
 
+    diversity = (cfg.lexical_metric, "semantic", "logical")
     return [str(t), split, *map(cell, HEADLINE),
-            *(_with_interval(div.get(key), pp, key, cfg, rate=False) for key in (cfg.lexical_metric, "semantic", "logical"))]
+            *(_with_interval(div.get(key), pp, key, cfg, rate=False) for key in diversity)]
 
 
 def numbers_section(ctx: ReportContext) -> Section:

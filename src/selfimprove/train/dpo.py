@@ -1,6 +1,7 @@
 """DPO adapter: prompt/chosen/rejected rows -> TRL DPOTrainer (Rafailov et al. 2023).
 
-The loss is TRL's sigmoid DPO loss on completion tokens, with strength `beta` (train.dpo.beta, selfimprove.train.dpo_config).
+The loss is TRL's sigmoid DPO loss on completion tokens, with strength `beta` (train.dpo.beta, in
+selfimprove.train.dpo_config).
 The reference model is the model training starts from (M_{t-1} in iterative DPO) unless one is given;
 with LoRA, TRL uses the base weights with the adapter disabled as the reference, holding no second copy.
 """
