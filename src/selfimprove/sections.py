@@ -70,6 +70,11 @@ class SamplingSection(Section):
     max_new_tokens: int = Field(96, ge=1, description="Longest completion, in tokens.")
     stop: list[str] = Field(default_factory=list, description="Strings that end a completion (cut before them).")
     batch_size: int = Field(64, ge=1, description="Sequences decoded together by the local sampler.")
+    engine: Literal["auto", "fast", "generate"] = Field(
+        "auto", description="Local sampler's decoding: fast = our decoding loop (tested on Llama, GPT-2, GPT-J, "
+        "Qwen2, Qwen3, Mistral, Phi-3, Gemma 3 text), generate = transformers' model.generate, auto = fast on "
+        "those architectures, else generate (with a note).",
+    )
     seed: int = Field(0, description="Sampling seed; the same seed gives the same samples.")
 
     def params(self, greedy: bool = False) -> SamplingParams:

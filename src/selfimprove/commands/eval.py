@@ -69,7 +69,7 @@ def run_eval(cfg: EvalConfig) -> dict:
     cfg.eval.splits = default_splits(cfg.task.name, cfg.eval.splits, "splits" in cfg.eval.model_fields_set)
     for split in cfg.eval.splits:
         check_nonempty(task, split)  # fail on a bad or empty split before loading the model
-    sampler = make_sampler(cfg.model, batch_size=cfg.sampling.batch_size)
+    sampler = make_sampler(cfg.model, batch_size=cfg.sampling.batch_size, engine=cfg.sampling.engine)
     records = []
     for split in cfg.eval.splits:
         records += evaluate_split(sampler, task, split, cfg.sampling, cfg.eval, cfg.task.shots)

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from selfimprove.sections import ModelSection
 from selfimprove.types import Completion, Message, Prompt, Sampler, SamplingParams
+
+Engine = Literal["auto", "fast", "generate"]  # sampling.engine (selfimprove.sampling.hf)
 
 
 def as_chat(prompt: Prompt) -> list[Message]:
@@ -23,8 +27,10 @@ class ChatPrompts:
         return self.inner.sample([as_chat(p) for p in prompts], params)
 
 
-def make_sampler(model: ModelSection, batch_size: int = 64, show_progress: bool = True) -> Sampler:
-    """The sampler `model` asks for: a local HF model (path, hub id or preset) or a served model by name."""
+def make_sampler(model: ModelSection, batch_size: int = 64, show_progress: bool = True,
+                 engine: Engine = "auto") -> Sampler:
+    """The sampler `model` asks for: a local HF model (path, hub id or preset), decoded by `engine`
+    (sampling.engine), or a served model by name."""
     sampler: Sampler
     if model.backend == "openai":
         from selfimprove.sampling.openai_backend import OpenAISampler
@@ -39,5 +45,5 @@ def make_sampler(model: ModelSection, batch_size: int = 64, show_progress: bool 
             stderr.print(f"note: {model.path} is an instruct model; model.chat=true sends prompts through its "
                          "chat template", highlight=False)
         hf_model, tokenizer = load_model(model.path, model.dtype, model.device)
-        sampler = HFSampler(hf_model, tokenizer, batch_size=batch_size, show_progress=show_progress)
+        sampler = HFSampler(hf_model, tokenizer, batch_size=batch_size, show_progress=show_progress, engine=engine)
     return ChatPrompts(sampler) if model.chat else sampler
