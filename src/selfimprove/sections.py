@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from selfimprove.config import Section
 from selfimprove.types import SamplingParams
@@ -46,6 +46,34 @@ class ServerSection(Section):
     )
 
 
+class ServeSection(Section):
+    """A server the run starts itself on each checkpoint it samples from (vLLM, SGLang, `transformers serve`),
+    stopped before training; training still loads the local weights."""
+
+    command: str | None = Field(
+        None, description="Command that serves one checkpoint through an OpenAI-compatible API, with {model} "
+        "(the checkpoint path, also the served model name) and {port}, e.g. 'vllm serve {model} --port {port}'; "
+        "unset = sample with the local sampler.",
+    )
+    port: int = Field(0, ge=0, le=65535, description="Port to serve on; 0 = a free port picked at each start.")
+    startup_timeout_s: float = Field(
+        600.0, gt=0, description="Seconds to wait for the server to answer its health check (loading a 7B model "
+        "and compiling kernels takes minutes).",
+    )
+    health_path: str = Field(
+        "/health", description="Path answered with 200 once the server is ready (/health for vLLM, SGLang and "
+        "transformers serve).",
+    )
+
+    @field_validator("command")
+    @classmethod
+    def _placeholders(cls, value: str | None) -> str | None:
+        if value is not None and not all(k in value for k in ("{model}", "{port}")):
+            raise ValueError("the serve command must contain {model} and {port}, e.g. "
+                             "'vllm serve {model} --port {port}'")
+        return value
+
+
 class ModelSection(Section):
     path: str = Field(..., description="HF checkpoint directory or hub id of the model.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
@@ -60,7 +88,10 @@ class ModelSection(Section):
     chat: bool = Field(
         False, description="Send text prompts as one user message through the chat template (instruct models)."
     )
-    server: ServerSection = Field(default_factory=ServerSection, description="The server, when backend=openai.")
+    server: ServerSection = Field(default_factory=ServerSection, description="The server, when backend=openai; "
+                                  "with serve.command, its request settings (concurrency, timeouts, extra_body).")
+    serve: ServeSection = Field(default_factory=ServeSection, description="Sample each checkpoint of a run "
+                                "through a server the run starts (backend=hf: training uses the local weights).")
 
 
 class SamplingSection(Section):
