@@ -96,12 +96,14 @@ def check_startable(cfg: RunConfig) -> None:
     from selfimprove.loop import check_splits
     from selfimprove.sampling.hf import check_checkpoint
     from selfimprove.tasks import get_task
+    from selfimprove.train.launch import check_accelerate_config
 
     task = get_task(cfg.task.name, **cfg.task.options)
     if cfg.loop.strategy != "collapse":
         check_splits(task, cfg)
     if Path(cfg.model.path).exists():
         check_checkpoint(Path(cfg.model.path))
+    check_accelerate_config(cfg.train)
 
 
 def data_inputs(cfg: RunConfig) -> list[Path]:
