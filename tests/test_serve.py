@@ -19,6 +19,9 @@ from selfimprove.sampling.serve import ServedModel, server_argv
 from selfimprove.sections import ModelSection
 from selfimprove.types import SamplingParams
 
+from conftest import write_config
+from test_cli_inputs import EVAL, assert_refused
+
 PY = shlex.quote(sys.executable)
 # Answers GET (the health check) with 200; the first POST (a sampling request) kills the server on the spot.
 CRASH_ON_POST = ("import http.server as h, os, sys\n"
@@ -107,3 +110,13 @@ def test_ctrl_c_stops_the_server(tmp_path):
             raise KeyboardInterrupt
     assert wait_gone(pid)
     assert "serving /ckpt on port" in (tmp_path / "serve.log").read_text()
+
+
+def test_bad_serve_settings_are_refused_through_the_cli(tmp_path, capsys):
+    config = {"name": "s", "out": str(tmp_path / "runs"), "model": {"path": "m", "serve": {"command": "vllm serve {model}"}}}
+    assert_refused(capsys, ["run", str(write_config(tmp_path, config))], "model.serve.command", "{port}")
+    config["model"] = {"path": "m", "backend": "openai", "serve": {"command": "vllm serve {model} --port {port}"}}
+    assert_refused(capsys, ["run", str(write_config(tmp_path, config))], "use it with backend=hf")
+    assert_refused(capsys, [*EVAL, "--model", "m", "--out", str(tmp_path / "eval"), "model.serve.command=x {model} {port}"],
+                   "--backend openai --base-url")
+    assert not (tmp_path / "runs").exists()

@@ -20,6 +20,7 @@ import hashlib
 import json
 import shutil
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -38,7 +39,7 @@ from selfimprove.metrics.steps import step_metrics
 from selfimprove.metrics.summary import summarize_splits
 from selfimprove.report.console import metrics_table
 from selfimprove.rundir import RunDir, read_records_rows, replace_dir
-from selfimprove.sampling import make_sampler
+from selfimprove.sampling import Engine, open_sampler
 from selfimprove.sampling.hf import load_model
 from selfimprove.sections import ModelSection
 from selfimprove.strategies import Method, get_strategy, methods_of
@@ -59,19 +60,22 @@ def run_loop(cfg: RunConfig, run: RunDir) -> list[dict[str, Any]]:
     check_splits(task, cfg)
     methods = methods_of(cfg.loop)
     rationalize = get_strategy(cfg.loop.strategy).rationalize
-    models = Models(cfg.model, cfg.sampling.batch_size)
+    models = Models(cfg.model, cfg.sampling.batch_size, cfg.sampling.engine, run.root / "serve.log")
     cache = EmbeddingCache(run.root / "embeddings") if cfg.eval.semantic and cfg.eval.k > 1 else None
     console = Console()
 
-    run.run_stage(0, "eval", partial(evaluate_stage, cfg, task, models, run, 0, cache))
-    show_iteration(console, run, 0, "starting model")
-    for t in range(1, cfg.loop.iterations + 1):
-        method = methods[t - 1]
-        run.run_stage(t, "sample", partial(sample_stage, cfg, task, models, run, t, rationalize))
-        run.run_stage(t, "curate", partial(curate_stage, cfg, task, run, t, methods, rationalize))
-        run.run_stage(t, "train", partial(train_stage, cfg, models, run, t, method))
-        run.run_stage(t, "eval", partial(evaluate_stage, cfg, task, models, run, t, cache))
-        show_iteration(console, run, t, method)
+    try:
+        run.run_stage(0, "eval", partial(evaluate_stage, cfg, task, models, run, 0, cache))
+        show_iteration(console, run, 0, "starting model")
+        for t in range(1, cfg.loop.iterations + 1):
+            method = methods[t - 1]
+            run.run_stage(t, "sample", partial(sample_stage, cfg, task, models, run, t, rationalize))
+            run.run_stage(t, "curate", partial(curate_stage, cfg, task, run, t, methods, rationalize))
+            run.run_stage(t, "train", partial(train_stage, cfg, models, run, t, method))
+            run.run_stage(t, "eval", partial(evaluate_stage, cfg, task, models, run, t, cache))
+            show_iteration(console, run, t, method)
+    finally:
+        models.release()  # a served model's server stops with the run, also on errors and Ctrl-C
     return run.rebuild_metrics_jsonl()
 
 
@@ -104,25 +108,31 @@ def read_records(path: Path) -> list[Record]:
 
 
 class Models:
-    """The one sampler held for sampling and evaluation, built from its checkpoint by `make_sampler` (so
-    model.chat applies the chat template as in `selfimprove eval`) and reused while the checkpoint stays the
-    same (M_t is evaluated, then sampled from at t + 1)."""
+    """The one sampler held for sampling and evaluation, built from its checkpoint by `open_sampler` (so
+    model.chat applies the chat template as in `selfimprove eval`, and model.serve.command serves the checkpoint,
+    its output appended to <run>/serve.log) and reused while the checkpoint stays the same (M_t is evaluated,
+    then sampled from at t + 1)."""
 
-    def __init__(self, section: ModelSection, batch_size: int) -> None:
-        self.section, self.batch_size = section, batch_size
+    def __init__(self, section: ModelSection, batch_size: int, engine: Engine, serve_log: Path) -> None:
+        self.section, self.batch_size, self.engine, self.serve_log = section, batch_size, engine, serve_log
         self.path: str | None = None
         self.current: Sampler | None = None
+        self.held = ExitStack()
 
     def sampler(self, path: str) -> Sampler:
         if self.current is None or self.path != path:
             self.release()
             section = self.section.model_copy(update={"path": path})
-            self.path, self.current = path, make_sampler(section, self.batch_size)
+            self.current = self.held.enter_context(open_sampler(section, self.serve_log, self.batch_size,
+                                                                self.engine))
+            self.path = path
         return self.current
 
     def release(self) -> None:
-        """Drop the held model (before training, so two copies never sit in memory)."""
+        """Drop the held model or stop its server: before training, so two copies never sit in memory, and
+        when the run ends or fails."""
         self.path, self.current = None, None
+        self.held.close()
 
 
 def sample_stage(cfg: RunConfig, task: Task, models: Models, run: RunDir, t: int, rationalize: bool) -> None:
@@ -193,6 +203,7 @@ def train_stage(cfg: RunConfig, models: Models, run: RunDir, t: int, method: Met
     """Train M_t with TRL on this iteration's rows; save it under a temporary name, then rename it to model/.
     With no rows (nothing verified correct, or no pair), M_t is the starting point unchanged."""
     from selfimprove.train.common import save_model
+    from selfimprove.train.launch import launch_training
 
     rows = list(read_jsonl(run.iter_dir(t) / f"train_{method}.jsonl"))
     start = cfg.model.path if cfg.loop.restart_from_base else model_path(cfg, run, t - 1)
@@ -201,13 +212,17 @@ def train_stage(cfg: RunConfig, models: Models, run: RunDir, t: int, method: Met
     work.mkdir(parents=True)
     models.release()
     train_cfg = cfg.train.model_copy(update={"seed": stage_seed(cfg, t, "train")})
-    set_seed(train_cfg.seed)  # also fixes LoRA's initialisation, done before the trainer seeds itself
-    model, tokenizer = load_model(start, cfg.model.dtype, cfg.model.device)
-    if rows:
-        model = fit(method, model, tokenizer, rows, train_cfg, work / "trainer", cfg.model.chat)
+    if rows and cfg.train.launcher == "accelerate":
+        launch_training(method, start, run.iter_dir(t) / f"train_{method}.jsonl", train_cfg, work / "model", work,
+                        cfg.model.dtype, cfg.model.device, cfg.model.chat)
     else:
-        Console(stderr=True).print(f"[yellow]iteration {t}: no {method.upper()} training rows; M_{t} = {start}")
-    save_model(model, tokenizer, work / "model")
+        set_seed(train_cfg.seed)  # also fixes LoRA's initialisation, done before the trainer seeds itself
+        model, tokenizer = load_model(start, cfg.model.dtype, cfg.model.device)
+        if rows:
+            model = fit(method, model, tokenizer, rows, train_cfg, work / "trainer", cfg.model.chat)
+        else:
+            Console(stderr=True).print(f"[yellow]iteration {t}: no {method.upper()} training rows; M_{t} = {start}")
+        save_model(model, tokenizer, work / "model")
     replace_dir(work / "model", run.model_dir(t))
     shutil.rmtree(work, ignore_errors=True)
 

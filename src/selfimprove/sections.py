@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from selfimprove.config import Section
 from selfimprove.types import SamplingParams
@@ -92,6 +92,13 @@ class ModelSection(Section):
                                   "with serve.command, its request settings (concurrency, timeouts, extra_body).")
     serve: ServeSection = Field(default_factory=ServeSection, description="Sample each checkpoint of a run "
                                 "through a server the run starts (backend=hf: training uses the local weights).")
+
+    @model_validator(mode="after")
+    def _serve_needs_local_weights(self) -> ModelSection:
+        if self.serve.command and self.backend != "hf":
+            raise ValueError("model.serve.command serves the run's local checkpoints: use it with backend=hf "
+                             "(backend=openai samples from a server that is already running)")
+        return self
 
 
 class SamplingSection(Section):

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Literal
 
 from selfimprove.sections import ModelSection
@@ -47,3 +50,18 @@ def make_sampler(model: ModelSection, batch_size: int = 64, show_progress: bool 
         hf_model, tokenizer = load_model(model.path, model.dtype, model.device)
         sampler = HFSampler(hf_model, tokenizer, batch_size=batch_size, show_progress=show_progress, engine=engine)
     return ChatPrompts(sampler) if model.chat else sampler
+
+
+@contextmanager
+def open_sampler(model: ModelSection, serve_log: Path, batch_size: int = 64, engine: Engine = "auto",
+                 show_progress: bool = True) -> Iterator[Sampler]:
+    """`make_sampler`'s sampler for the block; with model.serve.command, a server started on the checkpoint
+    for the block (sampling/serve.py, its output appended to `serve_log`) and stopped after it."""
+    if not model.serve.command:
+        yield make_sampler(model, batch_size, show_progress, engine)
+        return
+    from selfimprove.models import resolve_model_path
+    from selfimprove.sampling.serve import ServedModel
+
+    with ServedModel(model, resolve_model_path(model.path), serve_log, show_progress) as sampler:
+        yield ChatPrompts(sampler) if model.chat else sampler
