@@ -29,6 +29,7 @@ def launch_training(method: str, start: str, rows_file: Path, cfg: TrainSection,
     job.write_text(json.dumps({"method": method, "start": start, "rows": str(rows_file), "out": str(out),
                                "work": str(work / "trainer"), "dtype": dtype, "device": device, "chat": chat,
                                "train": cfg.model_dump(mode="json")}, indent=1), encoding="utf-8")
+    free_cuda_cache()
     config = ["--config_file", cfg.accelerate_config] if cfg.accelerate_config else []
     argv = [sys.executable, "-m", "accelerate.commands.launch", *config, "-m", "selfimprove.train.launch", str(job)]
     code = subprocess.call(argv)
@@ -37,6 +38,18 @@ def launch_training(method: str, start: str, rows_file: Path, cfg: TrainSection,
                         f"(accelerate config: {cfg.accelerate_config or 'the default'})")
     if not (out / "config.json").is_file():
         raise UserError(f"training under `accelerate launch` wrote no checkpoint to {out}")
+
+
+def free_cuda_cache() -> None:
+    """Hand the memory this process's caching allocator still holds (the released sampler's model) back to the
+    GPU, which the launched processes need."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def check_accelerate_config(cfg: TrainSection) -> None:
