@@ -57,13 +57,15 @@ def test_two_processes_train_the_single_process_checkpoint(micro_model, tmp_path
     assert max((trained[k] - start[k]).abs().max().item() for k in reference) > 1e-4
 
 
-@pytest.mark.parametrize("problem", ["missing", "not-accelerate"])
-def test_a_bad_accelerate_config_is_refused_before_the_run(micro_model, tmp_path, capsys, problem):
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "does not exist"), ("num_processes: [two]\n", "is not an accelerate config"),
+    (TWO_PROCESSES.replace("MULTI_GPU", "FSDP"), "asks for FSDP: train.launcher=accelerate runs data-parallel")],
+    ids=["missing", "not-accelerate", "fsdp"])
+def test_a_bad_accelerate_config_is_refused_before_the_run(micro_model, tmp_path, capsys, content, message):
     path = tmp_path / "accelerate.yaml"
-    if problem == "not-accelerate":
-        path.write_text("num_processes: [two]\n")
+    if content is not None:
+        path.write_text(content)
     config = {"name": "acc", "out": str(tmp_path / "runs"), "model": {"path": str(micro_model)},
               "train": {"launcher": "accelerate", "accelerate_config": str(path)}}
-    assert_refused(capsys, ["run", str(write_config(tmp_path, config))], "train.accelerate_config",
-                   "does not exist" if problem == "missing" else "is not an accelerate config")
+    assert_refused(capsys, ["run", str(write_config(tmp_path, config))], "train.accelerate_config", message)
     assert not (tmp_path / "runs" / "acc").exists()

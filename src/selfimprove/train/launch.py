@@ -11,13 +11,18 @@ process keeps its state (held samplers, the run lock) and only waits for the che
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from selfimprove.errors import UserError
+from selfimprove.errors import UserError, run_script
 from selfimprove.train.config import TrainSection
+
+# Distributed types whose model is sharded across processes: saving it needs a gathered state dict, which
+# this launcher does not do (yet).
+SHARDED = ("FSDP", "DEEPSPEED", "MEGATRON_LM")
 
 
 def launch_training(method: str, start: str, rows_file: Path, cfg: TrainSection, out: Path, work: Path,
@@ -53,7 +58,8 @@ def free_cuda_cache() -> None:
 
 
 def check_accelerate_config(cfg: TrainSection) -> None:
-    """A missing or unreadable accelerate config fails before the run starts, not at the first train stage."""
+    """A missing or unreadable accelerate config, or one asking for sharded training, fails before the run
+    starts, not at the first train stage."""
     if cfg.launcher != "accelerate" or cfg.accelerate_config is None:
         return
     path = Path(cfg.accelerate_config)
@@ -63,10 +69,13 @@ def check_accelerate_config(cfg: TrainSection) -> None:
     from accelerate.commands.config.config_args import load_config_from_file
 
     try:
-        load_config_from_file(str(path))
+        kind = str(load_config_from_file(str(path)).distributed_type)
     except Exception as e:  # accelerate raises whatever its YAML/JSON readers and dataclasses raise
         raise UserError(f"train.accelerate_config {path} is not an accelerate config ({type(e).__name__}: "
                         f"{str(e)[:200]}); write one with `accelerate config --config_file {path}`") from None
+    if kind.split(".")[-1] in SHARDED:
+        raise UserError(f"train.accelerate_config {path} asks for {kind.split('.')[-1]}: train.launcher=accelerate "
+                        "runs data-parallel (DDP) training only; use distributed_type MULTI_GPU")
 
 
 def run_job(job: dict[str, Any]) -> None:
@@ -81,11 +90,12 @@ def run_job(job: dict[str, Any]) -> None:
     from selfimprove.loop import fit as fit_rows  # TEMP until the trainer registry lands
 
     cfg = TrainSection.model_validate(job["train"])
+    sharded = [kind for kind in SHARDED if os.environ.get(f"ACCELERATE_USE_{kind}", "").lower() in ("1", "true")]
+    if sharded:  # accelerate's default config (no train.accelerate_config) can ask for it too
+        raise UserError(f"train.launcher=accelerate runs data-parallel (DDP) training only, and the accelerate "
+                        f"config asks for {sharded[0]}; use distributed_type MULTI_GPU")
     on_gpu = torch.cuda.is_available() and job["device"] != "cpu"
     state = PartialState(cpu=not on_gpu)  # gloo between CPU processes, nccl between GPUs
-    if state.distributed_type.value not in ("NO", "MULTI_CPU", "MULTI_GPU"):
-        raise UserError(f"train.launcher=accelerate runs data-parallel (DDP) training; the accelerate config asks "
-                        f"for {state.distributed_type.value}, which saving a checkpoint does not support yet")
     if state.is_main_process:
         print(f"training on {state.num_processes} process(es): {state.distributed_type.value}, backend "
               f"{state.backend or 'none'}, {cfg.batch_size} rows per process and step", flush=True)
@@ -104,4 +114,4 @@ def run_job(job: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    run_job(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")))
+    run_script(lambda: run_job(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))))
