@@ -38,7 +38,7 @@ def config(model: Path, out: Path, name: str, served: bool) -> dict:
         "name": name, "out": str(out), "seed": 1,
         "task": {"name": "arith", "options": {"sizes": SIZES}},
         "model": model_section,
-        "sampling": {"n": 6, "max_new_tokens": 32},
+        "sampling": {"n": 4, "max_new_tokens": 32},
         "eval": {"k": 2, "semantic": False},
         "train": {"max_steps": 2, "batch_size": 8, "learning_rate": 1e-3, "logging_steps": 1},
         "loop": {"iterations": 2},

@@ -95,6 +95,7 @@ def check_startable(cfg: RunConfig) -> None:
     local starting checkpoint (a failed start must not leave a folder that refuses the corrected command)."""
     from selfimprove.loop import check_splits
     from selfimprove.sampling.hf import check_checkpoint
+    from selfimprove.sampling.serve import check_serve_command
     from selfimprove.tasks import get_task
     from selfimprove.train.launch import check_accelerate_config
 
@@ -104,6 +105,7 @@ def check_startable(cfg: RunConfig) -> None:
     if Path(cfg.model.path).exists():
         check_checkpoint(Path(cfg.model.path))
     check_accelerate_config(cfg.train)
+    check_serve_command(cfg.model)
 
 
 def data_inputs(cfg: RunConfig) -> list[Path]:

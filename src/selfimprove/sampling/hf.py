@@ -19,13 +19,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from selfimprove.errors import UserError
 from selfimprove.models import resolve_model_path
 from selfimprove.progress import progress_bar, stderr
+from selfimprove.sampling import Engine
 from selfimprove.sampling.buffers import Buffers
 from selfimprove.sampling.decode import Decoded, decode_batch
 from selfimprove.sampling.generate import generate_batch
 from selfimprove.sampling.packed import packed_linears
 from selfimprove.types import Completion, Prompt, SamplingParams
 
-from selfimprove.sampling import Engine
 # `config.model_type`s the fast loop is tested on (tests/test_engines.py), sliding-window layers included
 # (Mistral, Gemma 3 text). Multimodal wrappers (model_type gemma3, ...) are not: they sample with generate.
 FAST_MODEL_TYPES = frozenset({"llama", "gpt2", "gptj", "qwen2", "qwen3", "mistral", "phi3", "gemma3_text"})

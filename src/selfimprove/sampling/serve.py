@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -55,6 +56,14 @@ def server_argv(command: str, checkpoint: str, port: int) -> list[str]:
     """The command's words with {model} and {port} filled in (plain replacement: other braces, e.g. JSON
     arguments, stay as written)."""
     return [word.replace("{model}", checkpoint).replace("{port}", str(port)) for word in shlex.split(command)]
+
+
+def check_serve_command(model: ModelSection) -> None:
+    """The command's program must exist: checked when a run starts, not when its first stage needs a server."""
+    if model.serve.command:
+        program = shlex.split(model.serve.command)[0]
+        if shutil.which(program) is None:
+            raise UserError(f"model.serve.command runs {program!r}, which is not installed or not on PATH")
 
 
 def _die_with_parent() -> None:
