@@ -15,7 +15,7 @@ from selfimprove.sampling.hf import load_model
 from selfimprove.tasks import get_task
 from selfimprove.train.config import TrainSection
 from selfimprove.train.launch import launch_training
-from selfimprove.loop import fit as fit_rows  # TEMP
+from selfimprove.train.registry import fit_rows
 
 from conftest import write_config
 from test_cli_inputs import assert_refused

@@ -1,4 +1,4 @@
-"""Evaluate a model on a task's splits: greedy and sampled completions, judged, as Records."""
+"""Evaluate a model on a task's splits: greedy and sampled completions, graded, as Records."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from selfimprove.compositional.suite import CompositionalSuite
 from selfimprove.config import Section
 from selfimprove.progress import progress_bar
 from selfimprove.sections import SamplingSection
-from selfimprove.types import Completion, Problem, Record, Sampler, Task, judge
+from selfimprove.types import Completion, Problem, Record, Sampler, Task
+from selfimprove.verify import grade
 
 
 class EvalSection(Section):
@@ -30,13 +31,13 @@ class EvalSection(Section):
     )
 
 
-def judge_all(task: Task, problems: list[Problem], completions: list[list[Completion]], label: str) -> None:
+def grade_all(task: Task, problems: list[Problem], completions: list[list[Completion]], label: str) -> None:
     """Extract and verify every completion in place, with a progress bar (code tasks run a sandbox here)."""
     total = sum(len(c) for c in completions)
     with progress_bar(f"verifying {label}", total=total, enabled=total > 0) as advance:
         for problem, group in zip(problems, completions):
             for completion in group:
-                judge(task, completion, problem.gold)
+                grade(task, completion, problem.gold)
             advance(len(group))
 
 
@@ -44,13 +45,13 @@ def evaluate_split(
     sampler: Sampler, task: Task, split: str, sampling: SamplingSection, ev: EvalSection, shots: int,
     iteration: int = 0,
 ) -> list[Record]:
-    """Greedy completion plus `ev.k` samples per problem of one split, all judged."""
+    """Greedy completion plus `ev.k` samples per problem of one split, all graded."""
     problems = task.load(split, ev.limit)
     prompts = [task.format_prompt(p, shots) for p in problems]
     greedy = sampler.sample(prompts, sampling.params(greedy=True))
     samples = sampler.sample(prompts, sampling.model_copy(update={"n": ev.k}).params()) if ev.k else [[] for _ in problems]
-    judge_all(task, problems, greedy, f"{split} greedy")
-    judge_all(task, problems, samples, f"{split} samples")
+    grade_all(task, problems, greedy, f"{split} greedy")
+    grade_all(task, problems, samples, f"{split} samples")
     return [
         Record(p.id, iteration, split, prompt, p.gold, p.metadata, g[0], s)
         for p, prompt, g, s in zip(problems, prompts, greedy, samples)

@@ -63,7 +63,7 @@ def check_out_folder(out: Path) -> None:
 
 
 def run_eval(cfg: EvalConfig) -> dict:
-    """Sample, judge, summarize; write the records and metrics under cfg.out and print a table."""
+    """Sample, grade, summarize; write the records and metrics under cfg.out and print a table."""
     check_out_folder(Path(cfg.out or "."))
     if cfg.model.serve.command:
         raise UserError("model.serve.command starts a server per checkpoint of a run; to evaluate through a "

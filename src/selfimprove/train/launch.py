@@ -87,7 +87,7 @@ def run_job(job: dict[str, Any]) -> None:
     from selfimprove.jsonl import read_jsonl
     from selfimprove.sampling.hf import load_model
     from selfimprove.train.common import save_model
-    from selfimprove.loop import fit as fit_rows  # TEMP until the trainer registry lands
+    from selfimprove.train.registry import fit_rows
 
     cfg = TrainSection.model_validate(job["train"])
     sharded = [kind for kind in SHARDED if os.environ.get(f"ACCELERATE_USE_{kind}", "").lower() in ("1", "true")]
