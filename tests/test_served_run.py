@@ -39,7 +39,7 @@ def config(model: Path, out: Path, name: str, served: bool) -> dict:
         "task": {"name": "arith", "options": {"sizes": SIZES}},
         "model": model_section,
         "sampling": {"n": 4, "max_new_tokens": 32},
-        "eval": {"k": 2, "semantic": False},
+        "eval": {"k": 0, "semantic": False},  # greedy evaluation only: fewer requests, the same path
         "train": {"max_steps": 2, "batch_size": 8, "learning_rate": 1e-3, "logging_steps": 1},
         "loop": {"iterations": 2},
     }
