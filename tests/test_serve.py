@@ -122,3 +122,14 @@ def test_bad_serve_settings_are_refused_through_the_cli(tmp_path, capsys):
     assert_refused(capsys, [*EVAL, "--model", "m", "--out", str(tmp_path / "eval"), "model.serve.command=x {model} {port}"],
                    "--backend openai --base-url")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_whose_server_fails_marks_nothing_done(tmp_path, capsys):
+    """Through the real entry point: the first stage needs the server, its failure is the run's one error line,
+    and no stage is marked done (the run folder, with nothing done in it, is not even kept)."""
+    command = f"{PY} -c \"import sys; print('out of memory'); sys.exit(3)\" {{model}} {{port}}"
+    config = {"name": "s", "out": str(tmp_path / "runs"), "task": {"options": {"sizes": {"test": 2, "ood": 2}}},
+              "model": {"path": "m", "serve": {"command": command}}}
+    assert_refused(capsys, ["run", str(write_config(tmp_path, config))],
+                   "the server for m exited (code 3) before it was ready: out of memory")
+    assert not list((tmp_path / "runs").glob("**/.done-*"))
