@@ -145,7 +145,7 @@ def sample_iteration(cfg: BoundarySection, run: Any, task: Any, split: str, t: i
             continue
         if sampler is None:
             section = run.model.model_copy(update={"path": path})
-            sampler = make_sampler(section, cfg.batch_size or run.sampling.batch_size)
+            sampler = make_sampler(section, cfg.batch_size or run.sampling.batch_size, engine=run.sampling.engine)
         chunk = problems[start : start + cfg.shard_size]
         prompts = [task.format_prompt(p, run.task.shots) for p in chunk]
         began = time.perf_counter()

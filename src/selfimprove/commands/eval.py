@@ -67,11 +67,14 @@ def check_out_folder(out: Path) -> None:
 def run_eval(cfg: EvalConfig) -> dict:
     """Sample, grade, summarize; write the records and metrics under cfg.out and print a table."""
     check_out_folder(Path(cfg.out or "."))
+    if cfg.model.serve.command:
+        raise UserError("model.serve.command starts a server per checkpoint of a run; to evaluate through a "
+                        "server, start it yourself and pass --backend openai --base-url http://HOST:PORT/v1")
     task = get_task(cfg.task.name, **cfg.task.options)
     cfg.eval.splits = default_splits(cfg.task.name, cfg.eval.splits, "splits" in cfg.eval.model_fields_set)
     for split in cfg.eval.splits:
         check_nonempty(task, split)  # fail on a bad or empty split before loading the model
-    sampler = make_sampler(cfg.model, batch_size=cfg.sampling.batch_size)
+    sampler = make_sampler(cfg.model, batch_size=cfg.sampling.batch_size, engine=cfg.sampling.engine)
     records = []
     for split in cfg.eval.splits:
         records += evaluate_split(sampler, task, split, cfg.sampling, cfg.eval, cfg.task.shots)

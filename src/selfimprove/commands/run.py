@@ -38,7 +38,9 @@ def check_startable(cfg: BaseRunConfig) -> None:
     """Everything that can be checked before the run directory is created: the task and its splits, and a
     local starting checkpoint (a failed start must not leave a folder that refuses the corrected command)."""
     from selfimprove.sampling.hf import check_checkpoint
+    from selfimprove.sampling.serve import check_serve_command
     from selfimprove.tasks import get_task
+    from selfimprove.train.launch import check_accelerate_config
 
     get_task(cfg.task.name, **cfg.task.options)
     check = get_recipe(cfg.recipe).check
@@ -46,6 +48,8 @@ def check_startable(cfg: BaseRunConfig) -> None:
         resolve_name(check)(cfg)
     if Path(cfg.model.path).exists():
         check_checkpoint(Path(cfg.model.path))
+    check_accelerate_config(cfg.train)
+    check_serve_command(cfg.model)
 
 
 def data_inputs(cfg: BaseRunConfig) -> list[Path]:

@@ -50,19 +50,19 @@ def run_loop(cfg: IterativeConfig, run: RunDir) -> list[dict[str, Any]]:
     check_splits(task, cfg)
     methods = methods_of(cfg.loop)
     rationalize = get_strategy(cfg.loop.strategy).rationalize
-    models = Models(cfg.model, cfg.sampling.batch_size)
     cache = EmbeddingCache(run.root / "embeddings") if cfg.eval.semantic and cfg.eval.k > 1 else None
     console = Console()
 
-    run.run_stage(0, "eval", partial(evaluate_stage, cfg, task, models, run, 0, cache))
-    show_iteration(console, run, 0, "starting model")
-    for t in range(1, cfg.loop.iterations + 1):
-        method = methods[t - 1]
-        run.run_stage(t, "sample", partial(sample_stage, cfg, task, models, run, t, rationalize))
-        run.run_stage(t, "curate", partial(curate_stage, cfg, task, run, t, methods, rationalize))
-        run.run_stage(t, "train", partial(train_stage, cfg, models, run, t, method))
-        run.run_stage(t, "eval", partial(evaluate_stage, cfg, task, models, run, t, cache))
-        show_iteration(console, run, t, method)
+    with Models(cfg.model, cfg.sampling.batch_size, cfg.sampling.engine, run.root / "serve.log") as models:
+        run.run_stage(0, "eval", partial(evaluate_stage, cfg, task, models, run, 0, cache))
+        show_iteration(console, run, 0, "starting model")
+        for t in range(1, cfg.loop.iterations + 1):
+            method = methods[t - 1]
+            run.run_stage(t, "sample", partial(sample_stage, cfg, task, models, run, t, rationalize))
+            run.run_stage(t, "curate", partial(curate_stage, cfg, task, run, t, methods, rationalize))
+            run.run_stage(t, "train", partial(train_stage, cfg, models, run, t, method))
+            run.run_stage(t, "eval", partial(evaluate_stage, cfg, task, models, run, t, cache))
+            show_iteration(console, run, t, method)
     return run.rebuild_metrics_jsonl()
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,7 @@ from selfimprove.types import Record, Sampler
 
 if TYPE_CHECKING:
     from selfimprove.recipes.config import BaseRunConfig
+    from selfimprove.sampling import Engine
 
 
 def derive_seed(*parts: object) -> int:
@@ -45,24 +48,38 @@ def read_records(path: Path) -> list[Record]:
 
 class Models:
     """The models a recipe holds between stages, dropped before training so two copies never sit in memory:
-    one sampler, built from its checkpoint by `make_sampler` (so model.chat applies the chat template as in
-    `selfimprove eval`) and reused while the checkpoint stays the same (M_t is evaluated, then sampled from at
-    t + 1); and raw models for scoring (`model`), the `pinned` one kept beside at most one other."""
+    one sampler, built from its checkpoint by `open_sampler` (so model.chat applies the chat template as in
+    `selfimprove eval`, `engine` is sampling.engine, and with model.serve.command it is a server started on the
+    checkpoint, its output appended to `serve_log`) and reused while the checkpoint stays the same (M_t is
+    evaluated, then sampled from at t + 1); and raw models for scoring (`model`), the `pinned` one kept beside
+    at most one other. Use it as a context manager (`with Models(...) as models:`) so that a server is stopped
+    when the recipe ends, also on errors and Ctrl-C."""
 
-    def __init__(self, section: ModelSection, batch_size: int = 1) -> None:
-        self.section, self.batch_size = section, batch_size
+    def __init__(self, section: ModelSection, batch_size: int = 1, engine: Engine = "auto",
+                 serve_log: Path | None = None) -> None:
+        self.section, self.batch_size, self.engine = section, batch_size, engine
+        self.serve_log = serve_log or Path(tempfile.gettempdir()) / "selfimprove-serve.log"
         self.path: str | None = None
         self.current: Sampler | None = None
+        self.serving = ExitStack()  # the current sampler's server, when it has one
         self.pinned = ""
         self.held: dict[str, Any] = {}
+
+    def __enter__(self) -> Models:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
     def sampler(self, path: str) -> Sampler:
         if self.current is None or self.path != path:
             self.release()
-            from selfimprove.sampling import make_sampler
+            from selfimprove.sampling import open_sampler
 
             section = self.section.model_copy(update={"path": path})
-            self.path, self.current = path, make_sampler(section, self.batch_size)
+            self.current = self.serving.enter_context(open_sampler(section, self.serve_log, self.batch_size,
+                                                                   self.engine))
+            self.path = path
         return self.current
 
     def model(self, path: str | Path) -> Any:
@@ -78,17 +95,23 @@ class Models:
         return self.held[key]
 
     def release(self) -> None:
-        """Drop every held model (before training)."""
+        """Drop every held model and stop the sampler's server (before training)."""
         self.path, self.current = None, None
+        self.serving.close()
         self.held.clear()
 
 
 def save_checkpoint(model: Any, tokenizer: Any, run: RunDir, t: int) -> None:
-    """Save M_t under the iteration's work dir, then rename it to run.model_dir(t) and drop the work dir."""
+    """Save M_t under the iteration's work dir, then put it in place (`place_checkpoint`)."""
     from selfimprove.train.common import save_model
 
+    save_model(model, tokenizer, run.work_dir(t) / "model")
+    place_checkpoint(run, t)
+
+
+def place_checkpoint(run: RunDir, t: int) -> None:
+    """Rename the work dir's model/ to run.model_dir(t) and drop the work dir."""
     work = run.work_dir(t)
-    save_model(model, tokenizer, work / "model")
     replace_dir(work / "model", run.model_dir(t))
     shutil.rmtree(work, ignore_errors=True)
 
@@ -96,7 +119,9 @@ def save_checkpoint(model: Any, tokenizer: Any, run: RunDir, t: int) -> None:
 def train_stage(models: Models, run: RunDir, t: int, method: str, rows: list[dict[str, Any]], start: str,
                 train_cfg: TrainSection, chat: bool = False) -> None:
     """Train M_t from the checkpoint `start` with training method `method` (selfimprove.train.registry) on
-    `rows`, seeded by train_cfg.seed, into run.model_dir(t). With no rows, M_t is `start` unchanged."""
+    `rows`, seeded by train_cfg.seed, into run.model_dir(t): in this process, or with train.launcher=accelerate
+    in processes started by `accelerate launch` that read the rows from the work dir (train/launch.py). With no
+    rows, M_t is `start` unchanged."""
     from transformers import set_seed
 
     from selfimprove.sampling.hf import load_model
@@ -107,6 +132,16 @@ def train_stage(models: Models, run: RunDir, t: int, method: str, rows: list[dic
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     models.release()
+    if rows and train_cfg.launcher == "accelerate":
+        from selfimprove.jsonl import write_jsonl
+        from selfimprove.train.launch import launch_training
+
+        write_jsonl(work / "rows.jsonl", rows)
+        section = models.section
+        launch_training(method, start, work / "rows.jsonl", train_cfg, work / "model", work, section.dtype,
+                        section.device, chat)
+        place_checkpoint(run, t)
+        return
     set_seed(train_cfg.seed)  # also fixes LoRA's initialisation, done before the trainer seeds itself
     model, tokenizer = load_model(start, models.section.dtype, models.section.device)
     if rows:

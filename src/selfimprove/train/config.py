@@ -3,7 +3,7 @@ that has its own (TRL's <method>_config pairing: `train.dpo`). No torch here: ru
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -48,6 +48,14 @@ class TrainSection(Section):
         description="Trainer logging integrations (tensorboard, mlflow, wandb); empty = none, nothing needs a network.",
     )
     lora: LoraSection = Field(default_factory=LoraSection, description="LoRA through PEFT.")
+    launcher: Literal["inprocess", "accelerate"] = Field(
+        "inprocess", description="inprocess = train in the run's own process (one device); accelerate = the train "
+        "stage runs under `accelerate launch` (DDP on several GPUs or CPU processes), batch_size rows per process.",
+    )
+    accelerate_config: str | None = Field(
+        None, description="accelerate config file for launcher=accelerate (num_processes, distributed type, mixed "
+        "precision; see `accelerate config`); unset = accelerate's default config.",
+    )
     dpo: DPOSection = Field(default_factory=DPOSection, description="DPO only: beta and its own learning rate.")
 
     @model_validator(mode="before")
