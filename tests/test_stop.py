@@ -108,3 +108,13 @@ def test_a_utility_that_raises_is_a_recorded_failure() -> None:
     broken = DownstreamTask(**{**lpn.__dict__, "name": "broken", "scorer": "def check(o, t, a):\n    return 1 / 0\n"})
     evaluation = evaluate(broken, lpn.seed_solution, "val", instances(lpn, "val", 2, 0), SANDBOX)
     assert evaluation.score == 0.0 and "ZeroDivisionError" in evaluation.failure
+
+
+def test_an_improver_that_swallows_the_replay_still_gets_each_answer_in_order() -> None:
+    """`except BaseException` around a call must not shift the answers of later calls."""
+    answers = iter([0.25, 0.75])
+    swallow = "def improve_algorithm(s, utility, lm):\n    got = []\n    for _ in range(2):\n        try:\n"
+    swallow += "            got.append(utility(s))\n        except BaseException:\n            got.append(None)\n"
+    swallow += "    return s if got == [0.25, 0.75] else repr(got)\n"
+    run = run_improver(swallow, "x = 1\n", "", no_model, lambda s: (next(answers), []), Budget(0, 6, 4), SANDBOX)
+    assert run.solution == "x = 1\n" and run.utility_calls == 2
