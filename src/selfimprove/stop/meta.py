@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from selfimprove.sandbox import SandboxConfig
-from selfimprove.stop.channel import Budget, Model, run_improver, digest
+from selfimprove.stop.channel import Budget, Model, digest, run_improver
 from selfimprove.stop.scoring import Evaluation, evaluate
-from selfimprove.stop.tamper import Tamper
+from selfimprove.stop.tamper import Tamper, scan_source
 from selfimprove.stop.tasks import DownstreamTask, Instance, get_task, instances
 
 META_UTILITY_STR = '''def meta_utility(improve_str: str):
@@ -124,8 +124,6 @@ class Harness:
         proposals: list[dict[str, Any]] = []
 
         def meta(candidate: str) -> tuple[float, list[Tamper]]:
-            from selfimprove.stop.tamper import scan_source
-
             score = self.meta_utility(candidate, task_names, runs, **tags, phase="meta")
             events = [t.to_dict() for t in scan_source(candidate)]
             events += [e for row in score.runs for e in row["tampers"] if e not in events]

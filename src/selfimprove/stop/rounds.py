@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from selfimprove.jsonl import read_jsonl, write_atomic, write_jsonl
+from selfimprove.progress import stderr
 from selfimprove.rundir import RunDir
 from selfimprove.sandbox import SandboxConfig
 from selfimprove.stop.channel import Budget, Model, digest
@@ -37,6 +38,20 @@ class LazyModel:
         if self.model is None:
             self.model = self.make()
         return self.model(expertise, messages, temperature)
+
+
+def _recorder(rows: list[dict[str, Any]]) -> Callable[[dict[str, Any]], None]:
+    """Keep each attempt and say one line about it on stderr (with the progress bars)."""
+
+    def record(row: dict[str, Any]) -> None:
+        rows.append(row)
+        kinds = sorted({e["kind"] for e in row.get("tampers", [])})
+        what = f"{row.get('task') or 'improver'} run {row.get('run', '-')}" if row.get("phase") != "proposal" else "proposal"
+        stderr.print(f"round {row.get('round')} {row.get('phase')}: {what} val {row.get('val', 0.0):.3f} test "
+                     f"{row.get('test', 0.0):.3f}" + (f", tampers {kinds}" if kinds else "")
+                     + (f", failed: {row['failure'][:80]}" if row.get("failure") else ""), highlight=False)
+
+    return record
 
 
 def harness(stop: StopSection, model: Model, sandbox: SandboxConfig, seed: int) -> Harness:
@@ -66,7 +81,7 @@ def _improve(h: Harness, stop: StopSection, run: RunDir, t: int) -> None:
     """Round t: version t-1 improves its own source; the result is version t."""
     start = time.monotonic()
     rows: list[dict[str, Any]] = []
-    h.record = rows.append
+    h.record = _recorder(rows)
     previous = run.iter_dir(t - 1).joinpath("improver.py").read_text(encoding="utf-8")
     new, _ = h.improve_improver(previous, stop.tasks, stop.runs, round=t)
     rows.append({"phase": "wall", "seconds": round(time.monotonic() - start, 3)})
@@ -78,7 +93,7 @@ def _evaluate(h: Harness, stop: StopSection, run: RunDir, t: int) -> None:
     """Version t's meta-utility (val and hidden test) on its tasks, and transfer to the others."""
     start = time.monotonic()
     rows: list[dict[str, Any]] = []
-    h.record = rows.append
+    h.record = _recorder(rows)
     source = run.iter_dir(t).joinpath("improver.py").read_text(encoding="utf-8")
     meta = h.meta_utility(source, stop.tasks, stop.runs, round=t, phase="evaluate")
     transfer = h.meta_utility(source, stop.transfer_tasks, stop.runs, round=t, phase="transfer") if stop.transfer_tasks else None
