@@ -118,3 +118,13 @@ def test_an_improver_that_swallows_the_replay_still_gets_each_answer_in_order() 
     swallow += "    return s if got == [0.25, 0.75] else repr(got)\n"
     run = run_improver(swallow, "x = 1\n", "", no_model, lambda s: (next(answers), []), Budget(0, 6, 4), SANDBOX)
     assert run.solution == "x = 1\n" and run.utility_calls == 2
+
+
+def test_extract_code_takes_the_first_block_even_when_cut_off() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("stub", Path(run_improver.__code__.co_filename).parent / "_improver_stub.py")
+    stub = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(stub)  # type: ignore[union-attr]
+    texts = ["idea\n```python\nx = 1\n```\n```python\ny = 0\n```", "```py\nz = 2\n", "no code"]
+    assert stub.extract_code(texts) == ["x = 1\n", "z = 2\n", "no code"]

@@ -103,11 +103,12 @@ class LanguageModel(_Watched):
 
 
 def extract_code(responses):
-    """The first ```python block of each response (or of one response), as the paper's helper does."""
+    """The first ```python block of each response (or of one response), as the paper's helper does; a block
+    cut off by the token limit (no closing fence) runs to the end of the response."""
     single = isinstance(responses, str)
     out = []
     for text in [responses] if single else responses:
-        found = re.findall(r"```(?:python|py)?\n(.*?)```", text or "", re.DOTALL)
+        found = re.findall(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", text or "", re.DOTALL)
         out.append(found[0] if found else (text or ""))
     return out[0] if single else out
 
