@@ -128,3 +128,28 @@ def test_extract_code_takes_the_first_block_even_when_cut_off() -> None:
     spec.loader.exec_module(stub)  # type: ignore[union-attr]
     texts = ["idea\n```python\nx = 1\n```\n```python\ny = 0\n```", "```py\nz = 2\n", "no code"]
     assert stub.extract_code(texts) == ["x = 1\n", "z = 2\n", "no code"]
+
+
+def test_the_improver_never_holds_the_hidden_half_and_its_utility_scores_validation() -> None:
+    """An improver that searches its whole process memory for a hidden test instance finds nothing (the
+    same search finds the initial solution it was given: the control); its utility is the validation score."""
+    h = harness()
+    lpn = get_task("lpn")
+    hidden = h.half(lpn, "test")[0]["args"][2]
+    scan = """import gc
+
+def held(target):
+    def has(o):
+        return any(x == target and x is not target for x in (o.values() if isinstance(o, dict) else o))
+    return any(isinstance(o, (list, tuple, dict)) and has(o) for o in gc.get_objects())
+
+def improve_algorithm(s, utility, lm):
+    if held(HIDDEN):
+        return 'found hidden'
+    return 'saw initial' if held(''.join(list(s))) else 'blind'
+""".replace("HIDDEN", repr(hidden))
+    run = run_improver(scan, lpn.seed_solution, lpn.utility_str, no_model, h.task_scorer(lpn), Budget(0, 6, 4), SANDBOX)
+    assert run.solution == "saw initial"
+    zeros = "def algorithm(a, b, c):\n    return [0] * len(c)\n"
+    val, test = h.score(lpn, zeros, "val").score, h.score(lpn, zeros, "test").score
+    assert val != test and h.task_scorer(lpn)(zeros)[0] == val
