@@ -123,7 +123,9 @@ def test_an_improver_that_swallows_the_replay_still_gets_each_answer_in_order() 
 def test_extract_code_takes_the_first_block_even_when_cut_off() -> None:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("stub", Path(run_improver.__code__.co_filename).parent / "_improver_stub.py")
+    import selfimprove.stop
+
+    spec = importlib.util.spec_from_file_location("stub", Path(selfimprove.stop.__file__).parent / "_improver_stub.py")
     stub = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(stub)  # type: ignore[union-attr]
     texts = ["idea\n```python\nx = 1\n```\n```python\ny = 0\n```", "```py\nz = 2\n", "no code"]

@@ -29,12 +29,12 @@ class DownstreamTask:
 
     name: str
     about: str
-    function: str
     seed_solution: str
     utility_str: str
     make: Callable[[random.Random], Instance]
     scorer: str
-    time_limit: float
+    function: str = "algorithm"
+    time_limit: float = 2.0  # seconds per instance (the paper's timeout); LPN's own is 100 ms
 
 
 SPLIT_SALT = {"val": 1, "test": 2}

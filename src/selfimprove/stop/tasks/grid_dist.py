@@ -56,10 +56,5 @@ def check(output, truth, args):
 TASK = DownstreamTask(
     name="grid_dist",
     about="string task: a string over AB at an exact grid distance from t",
-    function="algorithm",
-    seed_solution=SEED_SOLUTION,
-    utility_str=UTILITY_STR,
-    make=make,
-    scorer=SCORER,
-    time_limit=2.0,
+    seed_solution=SEED_SOLUTION, utility_str=UTILITY_STR, make=make, scorer=SCORER,
 )

@@ -49,10 +49,6 @@ def check(output, truth, args):
 TASK = DownstreamTask(
     name="lpn",
     about="learning parity with noise: 10 bits, secret bit prob 0.3, 100 train / 20 test, 5% label noise",
-    function="algorithm",
-    seed_solution=SEED_SOLUTION,
-    utility_str=UTILITY_STR,
-    make=make,
-    scorer=SCORER,
+    seed_solution=SEED_SOLUTION, utility_str=UTILITY_STR, make=make, scorer=SCORER,
     time_limit=0.1,
 )

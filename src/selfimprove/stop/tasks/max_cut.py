@@ -55,10 +55,5 @@ def check(output, truth, args):
 TASK = DownstreamTask(
     name="max_cut",
     about="max-cut: 10-node weighted random graphs; cut weight over the exact best cut",
-    function="algorithm",
-    seed_solution=SEED_SOLUTION,
-    utility_str=UTILITY_STR,
-    make=make,
-    scorer=SCORER,
-    time_limit=2.0,
+    seed_solution=SEED_SOLUTION, utility_str=UTILITY_STR, make=make, scorer=SCORER,
 )

@@ -52,10 +52,5 @@ def check(output, truth, args):
 TASK = DownstreamTask(
     name="three_sat",
     about="3-SAT: 20 variables, 85 clauses, planted satisfiable; 1 per solved formula",
-    function="algorithm",
-    seed_solution=SEED_SOLUTION,
-    utility_str=UTILITY_STR,
-    make=make,
-    scorer=SCORER,
-    time_limit=2.0,
+    seed_solution=SEED_SOLUTION, utility_str=UTILITY_STR, make=make, scorer=SCORER,
 )
