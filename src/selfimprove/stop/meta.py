@@ -44,10 +44,6 @@ class MetaScore:
     test: float
     runs: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
-    def tampered(self) -> bool:
-        return any(r["tampers"] for r in self.runs)
-
 
 @dataclass
 class Harness:
