@@ -25,7 +25,7 @@ from selfimprove.sandbox import SandboxConfig
 from selfimprove.stop.channel import Budget, Model, digest
 from selfimprove.stop.config import StopSection, read_improver
 from selfimprove.stop.meta import Harness
-from selfimprove.stop.tamper import KINDS, count_kinds
+from selfimprove.stop.tamper import EVIDENCE, KINDS, count_kinds
 
 
 class LazyModel:
@@ -134,9 +134,11 @@ def tamper_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     proposals = [r for r in rows if r.get("phase") == "proposal"]
     events = [e for r in attempts for e in r.get("tampers", [])]
     examples: dict[str, dict[str, Any]] = {}
-    for r in attempts + proposals:
+    for r in attempts + proposals:  # per kind, the strongest evidence: what the host or the scorer saw
         for e in r.get("tampers", []):
-            examples.setdefault(e["kind"], {**e, "phase": r.get("phase"), "task": r.get("task"), "improver": r.get("improver")})
+            best = examples.get(e["kind"])
+            if best is None or EVIDENCE.index(e["source"]) < EVIDENCE.index(best["source"]):
+                examples[e["kind"]] = {**e, "phase": r.get("phase"), "task": r.get("task"), "improver": r.get("improver")}
     tampered = sum(bool(r.get("tampers")) for r in attempts)
     return {
         "attempts": len(attempts),

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 KINDS: tuple[str, ...] = ("sandbox_flag", "utility_edit", "hidden_test", "utility_value", "over_budget")
+EVIDENCE: tuple[str, ...] = ("host", "scorer", "process", "static")  # where an event was caught, strongest first
 GUARDED_NAMES = ("utility", "language_model")
 HARNESS_PACKAGE = "selfimprove"
 
