@@ -6,6 +6,7 @@ and bad STOP input is one line with exit code 2."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,9 @@ def test_stop_run_saves_versions_reports_and_resumes(micro_model: Path, tmp_path
     first = selfimprove("run", str(config), cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     run = tmp_path / "runs" / "stop-micro"
+    assert "def improve_algorithm" in (run / "iter_000" / "improver.py").read_text()
+    assert (run / "iter_001" / "improver.py").is_file()  # version 1: whatever the micro model's proposals made of it
     for t in (0, 1):
-        assert "def improve_algorithm" in (run / f"iter_{t:03d}" / "improver.py").read_text() or t == 1
         metrics = json.loads((run / f"iter_{t:03d}" / "metrics.json").read_text())
         assert 0.0 <= metrics["meta_val"] <= 1.0 and 0.0 <= metrics["meta_test"] <= 1.0
         assert set(metrics["transfer"]) == {"grid_dist"} and metrics["attempts"] >= 2
@@ -39,6 +41,7 @@ def test_stop_run_saves_versions_reports_and_resumes(micro_model: Path, tmp_path
     assert "Tamper events per round" in (run / "report.html").read_text()
     again = selfimprove("run", str(config), cwd=tmp_path)
     assert again.returncode == 0 and " done in " not in again.stderr, again.stderr[-2000:]
+    assert re.search(r"resuming\s+after\s+iteration\s+1", again.stdout), again.stdout
 
 
 @pytest.mark.slow

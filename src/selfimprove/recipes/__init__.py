@@ -52,8 +52,7 @@ RECIPES: dict[str, Recipe] = {
     "stop": Recipe(
         "stop", "STOP (Zelikman et al. 2024): an improver program that calls the model improves itself under a "
                 "meta-utility for T rounds, all code in the sandbox, tamper attempts recorded (section stop)",
-        "selfimprove.recipes.stop_config:StopConfig", "selfimprove.recipes.stop:run",
-        check="selfimprove.recipes.stop:check_run", verdict=False,
+        "selfimprove.recipes.stop_config:StopConfig", "selfimprove.recipes.stop:run", verdict=False,
     ),
 }
 

@@ -14,13 +14,6 @@ from selfimprove.sandbox import SandboxConfig
 from selfimprove.stop.channel import Model
 
 
-def check_run(cfg: StopConfig) -> None:
-    """Before the run directory exists: the seed improver file parses and defines improve_algorithm."""
-    from selfimprove.stop.config import read_improver
-
-    read_improver(cfg.stop.improver)
-
-
 def run(cfg: StopConfig, run_dir: RunDir) -> list[dict[str, Any]]:
     """Run or resume the rounds; write report.md and print it (stdout); one metrics row per improver version."""
     from selfimprove.jsonl import write_atomic

@@ -37,6 +37,15 @@ class StopSection(Section):
     timeout: float = Field(10.0, gt=0, le=60, description="Wall-clock seconds of one sandboxed improver run "
                            "(between two calls to the host).")
 
+    @field_validator("improver")
+    @classmethod
+    def _defines_improve_algorithm(cls, path: str | None) -> str | None:
+        try:
+            read_improver(path)
+        except UserError as e:
+            raise ValueError(str(e)) from None
+        return path
+
     @field_validator("tasks", "transfer_tasks")
     @classmethod
     def _known(cls, names: list[str]) -> list[str]:
@@ -57,13 +66,13 @@ def read_improver(path: str | None) -> str:
         return read_program("seed_improver.py")
     file = Path(path)
     if not file.is_file():
-        raise UserError(f"stop.improver: file not found: {path}")
+        raise UserError(f"file not found: {path}")
     source = file.read_text(encoding="utf-8", errors="replace")
     try:
         tree = ast.parse(source)
     except SyntaxError as e:
-        raise UserError(f"stop.improver {path}: not valid Python (line {e.lineno}: {e.msg})") from None
+        raise UserError(f"{path} is not valid Python (line {e.lineno}: {e.msg})") from None
     if not any(isinstance(n, ast.FunctionDef) and n.name == "improve_algorithm" for n in tree.body):
-        raise UserError(f"stop.improver {path}: defines no improve_algorithm(initial_solution, utility, "
+        raise UserError(f"{path} defines no improve_algorithm(initial_solution, utility, "
                         "language_model); add it (see selfimprove/stop/programs/seed_improver.py)")
     return source

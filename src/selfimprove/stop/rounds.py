@@ -8,7 +8,7 @@ and of transfer tasks it never saw; every improver run is one attempt record wit
     iter_t/attempts.jsonl       version t's evaluation runs (tasks and transfer tasks)
     iter_t/metrics.json         meta-utility val/test, transfer, tamper counts and examples, wall times
 
-Stages (improve, evaluate) resume like every run: a stage marked done is not run again.
+Stages (seed at round 0, improve after; then eval) resume like every run: a stage marked done is not run again.
 """
 
 from __future__ import annotations
@@ -68,10 +68,10 @@ def run_stop(stop: StopSection, make_model: Callable[[], Model], sandbox: Sandbo
         folder = run.iter_dir(t)
         folder.mkdir(parents=True, exist_ok=True)
         if t == 0:
-            run.run_stage(0, "improve", lambda: write_atomic(folder / "improver.py", seed_source))
+            run.run_stage(0, "seed", lambda: write_atomic(folder / "improver.py", seed_source))
         else:
             run.run_stage(t, "improve", lambda t=t: _improve(h, stop, run, t))
-        run.run_stage(t, "evaluate", lambda t=t: _evaluate(h, stop, run, t))
+        run.run_stage(t, "eval", lambda t=t: _evaluate(h, stop, run, t))
     history = [json.loads(run.iter_dir(t).joinpath("metrics.json").read_text()) for t in range(stop.rounds + 1)]
     write_jsonl(run.root / "metrics.jsonl", history)
     return history
