@@ -49,6 +49,11 @@ RECIPES: dict[str, Recipe] = {
         "selfimprove.recipes.collapse_config:CollapseConfig", "selfimprove.recipes.collapse:run_collapse",
         verdict=False,
     ),
+    "stop": Recipe(
+        "stop", "STOP (Zelikman et al. 2024): an improver program that calls the model improves itself under a "
+                "meta-utility for T rounds, all code in the sandbox, tamper attempts recorded (section stop)",
+        "selfimprove.recipes.stop_config:StopConfig", "selfimprove.recipes.stop:run", verdict=False,
+    ),
 }
 
 
