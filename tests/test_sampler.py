@@ -111,27 +111,6 @@ def test_single_samples_score_like_a_full_forward(micro_model):
         assert row.logprob == pytest.approx(full_forward_logprob(model, prompt, row.tokens), abs=1e-3)
 
 
-@pytest.mark.parametrize("architecture", ["gpt2", "gptj"])
-def test_other_architectures_score_like_a_full_forward(micro_model, architecture):
-    """GPT-2 (Conv1D projections) decodes with shared prompt columns; GPT-J's attention does not dispatch through
-    transformers' AttentionInterface, so its samples must take the per-row cache (shared columns would not even
-    have the right shapes for it). Both must reproduce a full forward pass."""
-    from transformers import GPT2Config, GPT2LMHeadModel, GPTJConfig, GPTJForCausalLM
-
-    _, tok = load_model(str(micro_model), "float32", "cpu")
-    torch.manual_seed(0)
-    model = (GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=64, n_layer=2, n_head=4, n_positions=256))
-             if architecture == "gpt2" else
-             GPTJForCausalLM(GPTJConfig(vocab_size=len(tok), n_embd=64, n_layer=2, n_head=4, rotary_dim=8,
-                                        n_positions=256))).eval()
-    prompts = [HFSampler(model, tok).encode(p) for p in PROMPTS[:4]]
-    params = SamplingParams(n=3, temperature=1.0, top_p=1.0, max_new_tokens=12, seed=1)
-    rows = decode_batch(model, prompts, 3, params, set(range(3, len(tok), 30)), tok.pad_token_id,
-                        torch.Generator().manual_seed(1))
-    for i, row in enumerate(rows):
-        assert row.logprob == pytest.approx(full_forward_logprob(model, prompts[i // 3], row.tokens), abs=1e-3)
-
-
 @pytest.mark.parametrize("n", [1, 3])
 def test_batches_reusing_one_set_of_buffers_score_like_a_full_forward(micro_model, n):
     """The batches of one sampler call share their KV cache memory (buffers.py): a batch of longer prompts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from selfimprove.config import Section
 from selfimprove.types import SamplingParams
@@ -46,6 +46,34 @@ class ServerSection(Section):
     )
 
 
+class ServeSection(Section):
+    """A server the run starts itself on each checkpoint it samples from (vLLM, SGLang, `transformers serve`),
+    stopped before training; training still loads the local weights."""
+
+    command: str | None = Field(
+        None, description="Command that serves one checkpoint through an OpenAI-compatible API, with {model} "
+        "(the checkpoint path, also the served model name) and {port}, e.g. 'vllm serve {model} --port {port}'; "
+        "unset = sample with the local sampler.",
+    )
+    port: int = Field(0, ge=0, le=65535, description="Port to serve on; 0 = a free port picked at each start.")
+    startup_timeout_s: float = Field(
+        600.0, gt=0, description="Seconds to wait for the server to answer its health check (loading a 7B model "
+        "and compiling kernels takes minutes).",
+    )
+    health_path: str = Field(
+        "/health", description="Path answered with 200 once the server is ready (/health for vLLM, SGLang and "
+        "transformers serve).",
+    )
+
+    @field_validator("command")
+    @classmethod
+    def _placeholders(cls, value: str | None) -> str | None:
+        if value is not None and not all(k in value for k in ("{model}", "{port}")):
+            raise ValueError("the serve command must contain {model} and {port}, e.g. "
+                             "'vllm serve {model} --port {port}'")
+        return value
+
+
 class ModelSection(Section):
     path: str = Field(..., description="HF checkpoint directory or hub id of the model.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
@@ -60,7 +88,17 @@ class ModelSection(Section):
     chat: bool = Field(
         False, description="Send text prompts as one user message through the chat template (instruct models)."
     )
-    server: ServerSection = Field(default_factory=ServerSection, description="The server, when backend=openai.")
+    server: ServerSection = Field(default_factory=ServerSection, description="The server, when backend=openai; "
+                                  "with serve.command, its request settings (concurrency, timeouts, extra_body).")
+    serve: ServeSection = Field(default_factory=ServeSection, description="Sample each checkpoint of a run "
+                                "through a server the run starts (backend=hf: training uses the local weights).")
+
+    @model_validator(mode="after")
+    def _serve_needs_local_weights(self) -> ModelSection:
+        if self.serve.command and self.backend != "hf":
+            raise ValueError("model.serve.command serves the run's local checkpoints: use it with backend=hf "
+                             "(backend=openai samples from a server that is already running)")
+        return self
 
 
 class SamplingSection(Section):
@@ -70,6 +108,11 @@ class SamplingSection(Section):
     max_new_tokens: int = Field(96, ge=1, description="Longest completion, in tokens.")
     stop: list[str] = Field(default_factory=list, description="Strings that end a completion (cut before them).")
     batch_size: int = Field(64, ge=1, description="Sequences decoded together by the local sampler.")
+    engine: Literal["auto", "fast", "generate"] = Field(
+        "auto", description="Local sampler's decoding: fast = our decoding loop (tested on Llama, GPT-2, GPT-J, "
+        "Qwen2, Qwen3, Mistral, Phi-3, Gemma 3 text), generate = transformers' model.generate, auto = fast on "
+        "those architectures, else generate (with a note).",
+    )
     seed: int = Field(0, description="Sampling seed; the same seed gives the same samples.")
 
     def params(self, greedy: bool = False) -> SamplingParams:

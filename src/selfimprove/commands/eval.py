@@ -10,9 +10,9 @@ from rich.console import Console
 
 from selfimprove.commands.compositional import default_splits, eval_gap, gap_requested
 from selfimprove.compositional.evaluate import CompositionalSection
-from selfimprove.compositional.suite import suite_metrics
+from selfimprove.suites.compositional import suite_metrics
 from selfimprove.config import Section, dump_config
-from selfimprove.evaluate import EvalSection, evaluate_split
+from selfimprove.evaluate import evaluate_split
 from selfimprove.evaluate_skills import SkillsSection, check_skills_task, skill_metrics, skills_table
 from selfimprove.jsonl import check_parent, write_atomic, write_jsonl
 from selfimprove.metrics import EmbeddingCache
@@ -20,6 +20,8 @@ from selfimprove.metrics.summary import summarize_splits
 from selfimprove.report.console import metrics_table
 from selfimprove.sampling import make_sampler
 from selfimprove.sections import ModelSection, SamplingSection, TaskSection
+from selfimprove.suites import SuiteInput
+from selfimprove.suites.config import EvalSuitesSection
 from selfimprove.errors import UserError
 from selfimprove.rundir import run_root_of
 from selfimprove.tasks import check_nonempty, get_task
@@ -31,7 +33,7 @@ class EvalConfig(Section):
     task: TaskSection = Field(default_factory=TaskSection, description="Which task and how to prompt it.")
     model: ModelSection = Field(..., description="The model to evaluate.")
     sampling: SamplingSection = Field(default_factory=SamplingSection, description="How to sample.")
-    eval: EvalSection = Field(default_factory=EvalSection, description="What to evaluate.")
+    eval: EvalSuitesSection = Field(default_factory=EvalSuitesSection, description="What to evaluate.")
     out: str | None = Field(None, description="Directory for eval.jsonl and metrics.json.")
     compositional: CompositionalSection = Field(
         default_factory=CompositionalSection,
@@ -66,15 +68,18 @@ def check_out_folder(out: Path) -> None:
 
 
 def run_eval(cfg: EvalConfig) -> dict:
-    """Sample, judge, summarize; write the records and metrics under cfg.out and print a table."""
+    """Sample, grade, summarize; write the records and metrics under cfg.out and print a table."""
     check_out_folder(Path(cfg.out or "."))
+    if cfg.model.serve.command:
+        raise UserError("model.serve.command starts a server per checkpoint of a run; to evaluate through a "
+                        "server, start it yourself and pass --backend openai --base-url http://HOST:PORT/v1")
     task = get_task(cfg.task.name, **cfg.task.options)
     cfg.eval.splits = default_splits(cfg.task.name, cfg.eval.splits, "splits" in cfg.eval.model_fields_set)
     if cfg.skills.enabled:
         check_skills_task(task)
     for split in cfg.eval.splits:
         check_nonempty(task, split)  # fail on a bad or empty split before loading the model
-    sampler = make_sampler(cfg.model, batch_size=cfg.sampling.batch_size)
+    sampler = make_sampler(cfg.model, batch_size=cfg.sampling.batch_size, engine=cfg.sampling.engine)
     records = []
     for split in cfg.eval.splits:
         records += evaluate_split(sampler, task, split, cfg.sampling, cfg.eval, cfg.task.shots)
@@ -87,7 +92,9 @@ def run_eval(cfg: EvalConfig) -> dict:
                        max_new_tokens=cfg.sampling.max_new_tokens, stop=cfg.sampling.stop)
         metrics["compositional"] = {**metrics.get("compositional", {}), **gap}  # arith's split has this name too
     else:  # eval.compositional: the gap on pairs the task does not evaluate itself (gsm8k: built from GSM8K test)
-        metrics.update(suite_metrics(cfg, task, sampler, records, metrics, out, 0))
+        inp = SuiteInput(task, sampler, records, metrics, out, 0, cfg.task.shots, cfg.sampling, cfg.eval.splits,
+                         cfg.eval.limit)
+        metrics.update(suite_metrics(cfg.eval.compositional, inp))
     if cfg.skills.enabled:
         metrics["skills"] = skill_metrics(sampler, task, cfg.skills)  # type: ignore[arg-type]
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=1))

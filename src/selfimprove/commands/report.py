@@ -13,6 +13,7 @@ from selfimprove.report.html import write_comparison, write_report
 from selfimprove.report.load import load_run, verdict_config
 from selfimprove.report.samples import BrowserSection
 from selfimprove.report.sections import run_verdict
+from selfimprove.report.stop import is_stop_run
 from selfimprove.verdict import VerdictConfig
 
 VERDICT_HELP = (
@@ -43,7 +44,7 @@ def run_report(cfg: ReportConfig) -> Path:
     """Write the report and print its path with the run's verdict in one line."""
     check_output_file(Path(cfg.out) if cfg.out else Path(cfg.run_dir) / "report.html", "--out")
     path = write_report(Path(cfg.run_dir), Path(cfg.out) if cfg.out else None, cfg.verdict, cfg.browser)
-    if is_collapse_run(Path(cfg.run_dir)):  # generations of recursive training: no verdict to give
+    if is_collapse_run(Path(cfg.run_dir)) or is_stop_run(Path(cfg.run_dir)):  # no verdict to give
         print(f"report: {path}")
         return path
     run = load_run(Path(cfg.run_dir))

@@ -16,7 +16,9 @@ from selfimprove.report.compare import COMPARE_SECTIONS, Compared, labels
 from selfimprove.report.load import load_run, verdict_config
 from selfimprove.report.render import page
 from selfimprove.report.samples import BrowserSection
-from selfimprove.report.sections import SECTIONS, ReportContext
+from selfimprove.report.context import ReportContext
+from selfimprove.report.sections import SECTIONS
+from selfimprove.report.stop import is_stop_run, render_stop_report
 from selfimprove.verdict import VerdictConfig
 
 
@@ -25,6 +27,8 @@ def render_report(run_dir: Path, verdict: VerdictConfig | None = None, browser: 
     run's config.yaml `verdict` section."""
     if is_collapse_run(Path(run_dir)):  # generations of recursive training in arm folders: its own page
         return render_collapse_report(Path(run_dir))
+    if is_stop_run(Path(run_dir)):  # improver versions, not model iterations: its own page
+        return render_stop_report(Path(run_dir))
     run = load_run(run_dir)
     ctx = ReportContext(run, verdict_config(run, verdict), browser or BrowserSection())
     sections = [s for render in SECTIONS if (s := render(ctx)) is not None]

@@ -3,8 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
 from selfimprove.sections import ModelSection
-from selfimprove.types import Completion, Message, Prompt, Sampler, SamplingParams
+from selfimprove.types import Completion, Message, Prompt, Sampler, SamplingParams, Scored, Scorer
+
+Engine = Literal["auto", "fast", "generate"]  # sampling.engine (selfimprove.sampling.hf)
 
 
 def as_chat(prompt: Prompt) -> list[Message]:
@@ -23,8 +30,27 @@ class ChatPrompts:
         return self.inner.sample([as_chat(p) for p in prompts], params)
 
 
-def make_sampler(model: ModelSection, batch_size: int = 64, show_progress: bool = True) -> Sampler:
-    """The sampler `model` asks for: a local HF model (path, hub id or preset) or a served model by name."""
+class ChatScoringPrompts(ChatPrompts):
+    """ChatPrompts around a sampler that also scores text (types.Scorer): scoring sends the prompts through
+    the chat template too."""
+
+    def __init__(self, inner: Scorer) -> None:
+        super().__init__(inner)  # type: ignore[arg-type]
+        self.scorer = inner
+
+    def perplexities(self, prompts: list[Prompt], texts: list[str], batch_size: int = 32) -> list[Scored | None]:
+        return self.scorer.perplexities([as_chat(p) for p in prompts], texts, batch_size)
+
+
+def chat_prompts(inner: Sampler) -> ChatPrompts:
+    """`inner` with text prompts sent as chat messages, still a Scorer when `inner` is one."""
+    return ChatScoringPrompts(inner) if isinstance(inner, Scorer) else ChatPrompts(inner)
+
+
+def make_sampler(model: ModelSection, batch_size: int = 64, show_progress: bool = True,
+                 engine: Engine = "auto") -> Sampler:
+    """The sampler `model` asks for: a local HF model (path, hub id or preset), decoded by `engine`
+    (sampling.engine), or a served model by name."""
     sampler: Sampler
     if model.backend == "openai":
         from selfimprove.sampling.openai_backend import OpenAISampler
@@ -39,5 +65,20 @@ def make_sampler(model: ModelSection, batch_size: int = 64, show_progress: bool 
             stderr.print(f"note: {model.path} is an instruct model; model.chat=true sends prompts through its "
                          "chat template", highlight=False)
         hf_model, tokenizer = load_model(model.path, model.dtype, model.device)
-        sampler = HFSampler(hf_model, tokenizer, batch_size=batch_size, show_progress=show_progress)
-    return ChatPrompts(sampler) if model.chat else sampler
+        sampler = HFSampler(hf_model, tokenizer, batch_size=batch_size, show_progress=show_progress, engine=engine)
+    return chat_prompts(sampler) if model.chat else sampler
+
+
+@contextmanager
+def open_sampler(model: ModelSection, serve_log: Path, batch_size: int = 64, engine: Engine = "auto",
+                 show_progress: bool = True) -> Iterator[Sampler]:
+    """`make_sampler`'s sampler for the block; with model.serve.command, a server started on the checkpoint
+    for the block (sampling/serve.py, its output appended to `serve_log`) and stopped after it."""
+    if not model.serve.command:
+        yield make_sampler(model, batch_size, show_progress, engine)
+        return
+    from selfimprove.models import resolve_model_path
+    from selfimprove.sampling.serve import ServedModel
+
+    with ServedModel(model, resolve_model_path(model.path), serve_log, show_progress) as sampler:
+        yield ChatPrompts(sampler) if model.chat else sampler

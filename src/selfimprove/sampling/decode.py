@@ -44,7 +44,7 @@ class Decoded:
     logprob: float
 
 
-def _left_pad(prompts: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def left_pad(prompts: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(prompts), width), dtype=torch.long)
@@ -93,12 +93,15 @@ def decode_batch(
     """Decode `n` continuations of each prompt; row i*n + j is sample j of prompt i. The KV cache lives in
     `buffers` (pass the same one to every batch of a call, buffers.py), else in fresh memory."""
     device = model.device
-    ids, mask = _left_pad(prompts, pad_id, device)
+    ids, mask = left_pad(prompts, pad_id, device)
     width = ids.shape[1]
-    impl = getattr(model.config, "_attn_implementation", None)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     buffers = buffers or Buffers()
     cache = decode_cache(model.config, width + params.max_new_tokens, buffers)
+    # The ready-made 4-D mask is a full-context one: models with sliding-window layers (the library's cache,
+    # not ours) get the 2-D padding mask, from which the library builds each layer type's own mask.
+    full_context = all(isinstance(layer, GrowingLayer) for layer in cache.layers)
+    impl = getattr(model.config, "_attn_implementation", None) if full_context else None
     out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                 use_cache=True, logits_to_keep=1)
     logits = out.logits[:, -1, :].float().repeat_interleave(n, dim=0)

@@ -1,8 +1,16 @@
-"""The local sampler: any HF causal LM, batched, seeded, with a progress bar."""
+"""The local sampler: any HF causal LM, batched, seeded, with a progress bar.
+
+Two engines decode: our fast loop (decode.py) on the architectures it is tested on (tests/test_engines.py:
+greedy output identical to `model.generate`, logprobs equal to a full forward pass), and the library's
+`model.generate` (generate.py) for every other architecture, or when asked for (`sampling.engine`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import torch
 from safetensors import SafetensorError
@@ -10,11 +18,17 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from selfimprove.errors import UserError
 from selfimprove.models import resolve_model_path
-from selfimprove.progress import progress_bar
+from selfimprove.progress import progress_bar, stderr
+from selfimprove.sampling import Engine
 from selfimprove.sampling.buffers import Buffers
-from selfimprove.sampling.decode import decode_batch
+from selfimprove.sampling.decode import Decoded, decode_batch
+from selfimprove.sampling.generate import generate_batch
 from selfimprove.sampling.packed import packed_linears
-from selfimprove.types import Completion, Prompt, SamplingParams
+from selfimprove.types import Completion, Prompt, SamplingParams, Scored
+
+# `config.model_type`s the fast loop is tested on (tests/test_engines.py), sliding-window layers included
+# (Mistral, Gemma 3 text). Multimodal wrappers (model_type gemma3, ...) are not: they sample with generate.
+FAST_MODEL_TYPES = frozenset({"llama", "gpt2", "gptj", "qwen2", "qwen3", "mistral", "phi3", "gemma3_text"})
 
 
 def resolve_device(device: str) -> torch.device:
@@ -70,14 +84,27 @@ def check_checkpoint(folder: Path) -> None:
         raise UserError(f"{folder} has no weights (*.safetensors or *.bin); save or copy the model again")
 
 
+def resolve_engine(engine: Engine, model: PreTrainedModel) -> Literal["fast", "generate"]:
+    """auto: the fast loop where the architecture is tested with it, else `model.generate` with a note."""
+    if engine != "auto":
+        return engine
+    model_type = getattr(model.config, "model_type", "?")
+    if model_type in FAST_MODEL_TYPES:
+        return "fast"
+    stderr.print(f"note: the fast sampler is not tested on {model_type} models; sampling with model.generate "
+                 "(sampling.engine=fast to force it)", highlight=False)
+    return "generate"
+
+
 class HFSampler:
     """Samples from a local HF model. Prompts sharing a batch are sorted by length to limit padding; the
-    same (prompts, params, batch_size) always gives the same completions."""
+    same (prompts, params, batch_size, engine) always gives the same completions."""
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, batch_size: int = 64,
-                 show_progress: bool = True) -> None:
+                 show_progress: bool = True, engine: Engine = "auto") -> None:
         self.model, self.tokenizer = model, tokenizer
         self.batch_size, self.show_progress = batch_size, show_progress
+        self.engine = resolve_engine(engine, model)
         self._token_texts: list[str] | None = None  # decoded vocabulary, built once for stop strings
 
     def encode(self, prompt: Prompt) -> list[int]:
@@ -111,18 +138,58 @@ class HFSampler:
         per_batch = max(1, self.batch_size // n)
         stop_ids = self.stop_token_ids(params.stop)
         results: list[list[Completion]] = [[] for _ in prompts]
-        generator = torch.Generator(device=self.model.device).manual_seed(params.seed)
-        buffers = Buffers()  # the batches' KV caches reuse one set of memory, freed when the call returns
-        with (packed_linears(self.model, self.batch_size),
-              progress_bar("sampling", total=len(prompts) * n, enabled=self.show_progress) as advance):
+        pad_id = self.tokenizer.pad_token_id
+        with self.engine_context(params.seed) as decode, \
+                progress_bar("sampling", total=len(prompts) * n, enabled=self.show_progress) as advance:
             for start in range(0, len(order), per_batch):
                 chunk = order[start:start + per_batch]
-                rows = decode_batch(self.model, [encoded[i] for i in chunk], n, params, stop_ids,
-                                    self.tokenizer.pad_token_id, generator, buffers)
+                rows = decode([encoded[i] for i in chunk], n, params, stop_ids, pad_id)
                 for j, i in enumerate(chunk):
                     results[i] = [self._completion(r.tokens, r.logprob, params) for r in rows[j * n:(j + 1) * n]]
                 advance(len(chunk) * n)
         return results
+
+    def perplexities(self, prompts: list[Prompt], texts: list[str], batch_size: int = 32) -> list[Scored | None]:
+        """Each text's perplexity as the model's answer to its prompt (types.Scorer): the prompt encoded as
+        `sample` encodes it, then the text (after one space for a text prompt, as the tasks' completions
+        start; as the assistant's turn for chat messages), scoring the text's tokens only. None for a pair
+        longer than the model's context or a text without tokens."""
+        from selfimprove.sampling.perplexity import block_perplexities
+
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        blocks, starts, where = [], [], []
+        for i, (prompt, text) in enumerate(zip(prompts, texts)):
+            prompt_ids = self.encode(prompt)
+            text = f" {text.strip()}" if isinstance(prompt, str) else text.strip()
+            text_ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            ids = [*prompt_ids, *text_ids]
+            if text_ids and prompt_ids and (limit is None or len(ids) <= limit):
+                blocks.append(ids)
+                starts.append(len(prompt_ids))
+                where.append(i)
+        scores: list[Scored | None] = [None] * len(prompts)
+        if blocks:
+            ppl = block_perplexities(self.model, blocks, batch_size, show_progress=self.show_progress,
+                                     score_from=starts)
+            for i, block, start, value in zip(where, blocks, starts, ppl):
+                scores[i] = Scored(float(value), len(block) - start)
+        return scores
+
+    @contextmanager
+    def engine_context(self, seed: int) -> Iterator[Callable[..., list[Decoded]]]:
+        """A `decode(prompts, n, params, stop_ids, pad_id)` function for the batches of one call, seeded once.
+        The fast loop draws from its own generator, with packed linears and KV cache memory kept across the
+        call's batches (freed when it returns); generate draws from torch's global generator, forked so that
+        seeding it here leaves the caller's random state alone."""
+        if self.engine == "generate":
+            devices = [self.model.device] if self.model.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(seed)
+                yield partial(generate_batch, self.model)
+            return
+        generator = torch.Generator(device=self.model.device).manual_seed(seed)
+        with packed_linears(self.model, self.batch_size):
+            yield partial(decode_batch, self.model, generator=generator, buffers=Buffers())
 
     def _completion(self, tokens: list[int], logprob: float, params: SamplingParams) -> Completion:
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)

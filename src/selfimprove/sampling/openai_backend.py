@@ -14,7 +14,9 @@ Servers differ in what they honour, and the sampler copes rather than assumes:
     fewer choices (`transformers serve` ignores `n`) is asked again for the rest, with a different seed;
   * token counts come from the returned logprobs when there are any, else from `usage` (exact for a single
     choice; for several choices without logprobs the total is shared out by text length, an estimate);
-  * stop strings are also cut client-side, as the local sampler does, so completions look the same either way.
+  * stop strings are also cut client-side, as the local sampler does, so completions look the same either way;
+    a server that fails on them (`transformers serve` answers 500: its generate needs a tokenizer for stop
+    strings) is asked again without them, and not sent them again.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class OpenAISampler:
     def __init__(self, model: str, server: ServerSection, show_progress: bool = True) -> None:
         self.model, self.server, self.show_progress = model, server, show_progress
         self.base_url = resolve_base_url(server)
+        self.send_stop = True  # until the server fails on stop strings
 
     def sample(self, prompts: list[Prompt], params: SamplingParams) -> list[list[Completion]]:
         n = 1 if params.greedy else params.n
@@ -114,6 +117,11 @@ class OpenAISampler:
             else:
                 logprobs = {"logprobs": 1} if self.server.logprobs else {}
                 raw = await client.completions.with_raw_response.create(prompt=prompt, **logprobs, **kwargs)
+        except openai.InternalServerError as e:
+            if "stop" not in kwargs:
+                raise explain_error(e, self.base_url, self.model, self.server) from None
+            self.send_stop = False  # the stop strings are cut here anyway
+            return await self.request(client, prompt, params, n, seed)
         except openai.APIError as e:
             raise explain_error(e, self.base_url, self.model, self.server) from None
         body = raw.http_response.text
@@ -134,7 +142,7 @@ class OpenAISampler:
             args["n"] = n
         if params.top_p < 1.0 and not params.greedy:
             args["top_p"] = params.top_p
-        if params.stop:
+        if params.stop and self.send_stop:
             args["stop"] = list(params.stop)
         if self.server.extra_body:
             args["extra_body"] = dict(self.server.extra_body)

@@ -1,0 +1,34 @@
+"""The `stop` recipe (Zelikman et al. 2024, "Self-Taught Optimizer"): the language model is never trained;
+an improver program that calls it improves itself under a meta-utility for `stop.rounds` rounds, every
+program running in the code sandbox (selfimprove.stop: tasks, channel, meta-utility, tamper detection).
+Its model is any sampler (model.backend hf or openai); sampling.max_new_tokens and top_p shape the
+model's answers, and the improver sets its own temperature (the paper's 0.7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selfimprove.recipes.stop_config import StopConfig
+from selfimprove.rundir import RunDir
+from selfimprove.sandbox import SandboxConfig
+from selfimprove.stop.channel import Model
+
+
+def run(cfg: StopConfig, run_dir: RunDir) -> list[dict[str, Any]]:
+    """Run or resume the rounds; write report.md and print it (stdout); one metrics row per improver version."""
+    from selfimprove.jsonl import write_atomic
+    from selfimprove.stop.report import stop_markdown
+    from selfimprove.stop.rounds import run_stop
+
+    def make_model() -> Model:
+        from selfimprove.recipes.stages import Models
+        from selfimprove.stop.model import sampler_model
+
+        sampler = Models(cfg.model, cfg.sampling.batch_size).sampler(cfg.model.path)
+        return sampler_model(sampler, cfg.sampling.max_new_tokens, cfg.sampling.top_p, cfg.seed)
+
+    history = run_stop(cfg.stop, make_model, SandboxConfig(timeout=cfg.stop.timeout), cfg.seed, run_dir)
+    text = stop_markdown(history)
+    write_atomic(run_dir.root / "report.md", text)
+    print(text)
+    return history

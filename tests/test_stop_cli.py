@@ -1,0 +1,58 @@
+"""The `stop` recipe end to end through the real CLI: a micro model (trained for a few steps in the
+session fixture) drives the seed improver for one round of self-improvement; every improver version is
+saved and scored on both halves, the report is written, a second start resumes without redoing a stage,
+and bad STOP input is one line with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import selfimprove, write_config
+
+
+def stop_config(tmp_path: Path, model: Path, **stop: object) -> dict:
+    return {
+        "recipe": "stop", "name": "stop-micro", "out": str(tmp_path / "runs"), "seed": 0,
+        "model": {"path": str(model)}, "sampling": {"max_new_tokens": 12},
+        "stop": {"rounds": 1, "runs": 1, "lm_calls": 1, "responses_per_call": 2, "utility_budget": 2,
+                 "val_instances": 2, "test_instances": 3, "tasks": ["lpn"], "transfer_tasks": ["grid_dist"], **stop},
+    }
+
+
+@pytest.mark.slow
+def test_stop_run_saves_versions_reports_and_resumes(micro_model: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path, stop_config(tmp_path, micro_model))
+    first = selfimprove("run", str(config), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    run = tmp_path / "runs" / "stop-micro"
+    assert "def improve_algorithm" in (run / "iter_000" / "improver.py").read_text()
+    assert (run / "iter_001" / "improver.py").is_file()  # version 1: whatever the micro model's proposals made of it
+    for t in (0, 1):
+        metrics = json.loads((run / f"iter_{t:03d}" / "metrics.json").read_text())
+        assert 0.0 <= metrics["meta_val"] <= 1.0 and 0.0 <= metrics["meta_test"] <= 1.0
+        assert set(metrics["transfer"]) == {"grid_dist"} and metrics["attempts"] >= 2
+    attempts = [json.loads(line) for line in (run / "iter_001" / "improve.jsonl").read_text().splitlines()]
+    assert any(a.get("phase") == "improve" and a["lm_calls"] == 1 for a in attempts)
+    assert "Meta-utility per round" in (run / "report.md").read_text()
+    assert "Tamper events per round" in (run / "report.html").read_text()
+    again = selfimprove("run", str(config), cwd=tmp_path)
+    assert again.returncode == 0 and " done in " not in again.stderr, again.stderr[-2000:]
+    assert re.search(r"resuming\s+after\s+iteration\s+1", again.stdout), again.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("stop", "words"),
+    [({"tasks": ["nope"]}, "unknown STOP task"), ({"improver": "IMPROVER"}, "defines no improve_algorithm")],
+)
+def test_bad_stop_input_is_one_line(micro_model: Path, tmp_path: Path, stop: dict, words: str) -> None:
+    bad = tmp_path / "improver.py"
+    bad.write_text("def improve(s, u, lm):\n    return s\n")
+    stop = {k: (str(bad) if v == "IMPROVER" else v) for k, v in stop.items()}
+    result = selfimprove("run", str(write_config(tmp_path, stop_config(tmp_path, micro_model, **stop))), cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and words in result.stderr, result.stderr
+    assert not (tmp_path / "runs" / "stop-micro").exists()
