@@ -57,3 +57,15 @@ def test_rebuilt_seed_model_is_as_good_as_the_shipped_one(tmp_path: Path) -> Non
     cfg = load_config(PretrainConfig, REPO / "configs" / "tiny-pretrain.yaml", [f"out={tmp_path / 'rebuilt'}"])
     rebuilt, _ = pretrain(cfg)
     assert abs(_pass1(rebuilt) - _pass1(SHIPPED)) <= 0.05
+
+
+def test_demo_copies_the_shipped_model_when_none_is_there(tmp_path: Path) -> None:
+    from selfimprove.commands.demo import ensure_seed_model
+
+    target = tmp_path / "runs" / "tiny-arith"
+    ensure_seed_model(str(target))
+    assert (target / "model.safetensors").read_bytes() == (SHIPPED / "model.safetensors").read_bytes()
+    assert not list((tmp_path / "runs").glob(".*"))  # no scratch folder left
+    (target / "marker").write_text("kept")
+    ensure_seed_model(str(target))  # an existing checkpoint is left as it is
+    assert (target / "marker").read_text() == "kept"
