@@ -71,7 +71,7 @@ def test_prompt_metrics_hidden_values() -> None:
                        kept_difficulty=[1, 1], seed_difficulty=[1, 2])
     assert m["validity"] == pytest.approx(3 / 5) and m["kept"] == 2
     assert m["new_vs_seed"] == 0.5 and m["new_vs_earlier"] == 0.5
-    # word 4-grams: kept[0]'s 11 are all the seed's; kept[1]'s 10 are all new (its nouns differ) -> 10 / 21
-    assert m["ngram_novelty"] == pytest.approx(10 / 21)
+    # word 4-grams: kept[0]'s 12 are all the seed's; kept[1]'s 11 are all new (its nouns differ) -> 11 / 23
+    assert m["ngram_novelty"] == pytest.approx(11 / 23)
     assert m["mean_difficulty"] == 1 and m["seed_mean_difficulty"] == 1.5
     assert m["difficulty_shares"] == {"1": 1.0} and m["seed_difficulty_shares"] == {"1": 0.5, "2": 0.5}
