@@ -71,7 +71,7 @@ def test_template_without_placeholder_is_a_clear_error() -> None:
         check_template("Rate this: {prompt}")
     with pytest.raises(UserError, match=r"\{prompt\} or \{response\}"):
         Judge(Echo([]), "Rate it.", parse_score, SamplingParams())
-    assert render("Q={prompt} R={response}", " q ", "r\n") == "Q=q R=r"
+    assert render("Q={prompt}{response}", "Q: q\nA:", " r") == "Q=Q: q\nA: r"
 
 
 def test_repeats_need_sampling() -> None:

@@ -53,8 +53,9 @@ def prompt_text(prompt: Prompt) -> str:
 
 
 def render(template: str, prompt: Prompt, response: str) -> str:
-    """The judge prompt for one response."""
-    return template.replace("{prompt}", prompt_text(prompt).strip()).replace("{response}", response.strip())
+    """The judge prompt for one response, both filled in exactly as written (a judge trained on `{prompt}`
+    followed by a response that starts with a space sees the same text here)."""
+    return template.replace("{prompt}", prompt_text(prompt)).replace("{response}", response)
 
 
 def mean_score(judgments: Sequence[Judgment | dict[str, Any]]) -> float | None:
