@@ -108,3 +108,19 @@ def test_length_control_prefers_the_shorter_within_epsilon() -> None:
     assert (chosen.text, rejected.text) == ("a long answer", "x")
     # both within epsilon of each end: the shorter is the worse one, so length control leaves no pair
     assert pick_pair([judged("aa", [4]), judged("b", [3])], epsilon=1.0) is None
+
+
+def test_pairwise_judge_reads_both_orders() -> None:
+    from selfimprove.judges.pairwise import PairwiseJudge, parse_choice
+
+    assert [parse_choice(t) for t in ("[[A]]", "so [[B]]", "[[A]] then [[C]]", "A is better", "[[D]]")] == \
+        [1.0, 0.0, 0.5, None, None]
+    # pair 1: A then B (the first response wins both orders); pair 2: A, A (position bias); pair 3: unparsed
+    sampler = Echo(["[[A]]", "[[B]]", "[[A]]", "[[A]]", "[[B]]", "no verdict"])
+    out = PairwiseJudge(sampler, SamplingParams()).prefer([("q", "x", "y"), ("q", "x", "y"), ("q", "x", "y")])
+    assert [p for p, _ in out] == [1.0, 0.5, None]
+    assert "[The Start of Assistant A's Answer]\nx" in sampler.prompts[0]
+    assert "[The Start of Assistant A's Answer]\ny" in sampler.prompts[1]
+    assert out[2][1][1].parsed is False
+    with pytest.raises(UserError, match="response_b"):
+        PairwiseJudge(sampler, SamplingParams(), template="{prompt} {response_a}")
