@@ -25,7 +25,7 @@ def config(model: Path, out: Path, name: str = "sr", **section: Any) -> dict[str
         "name": name,
         "out": str(out),
         "seed": 1,
-        "task": {"name": "arith", "options": {"sizes": SIZES}},
+        "task": {"name": "arith", "options": {"sizes": dict(SIZES)}},
         "model": {"path": str(model)},
         "sampling": {"n": 4, "temperature": 0.7, "top_p": 0.9, "max_new_tokens": 40},
         "eval": {"k": 2, "semantic": False},
