@@ -57,7 +57,7 @@ def test_no_seed_prompts_is_refused(micro_model: Path, tmp_path: Path, capsys: p
 def test_truth_on_a_task_without_ground_truth_is_refused(micro_model: Path, tmp_path: Path, shared_data: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """Self-instructed GSM8K questions have no gold answer; WikiText-2 has none at all."""
-    gsm = config(micro_model, tmp_path / "runs", judge={"template": "additive"})
+    gsm = config(micro_model, tmp_path / "runs", judge={"template": "additive"}, prompts={"split": "train"})
     gsm["task"] = {"name": "gsm8k", "options": {"data_dir": str(shared_data)}}
     gsm["eval"]["splits"] = ["test"]
     assert_refused(capsys, ["run", str(write_config(tmp_path, gsm))], "prompts.source=split", "truth")
