@@ -58,12 +58,12 @@ def test_truth_on_a_task_without_ground_truth_is_refused(micro_model: Path, tmp_
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """Self-instructed GSM8K questions have no gold answer; WikiText-2 has none at all."""
     gsm = config(micro_model, tmp_path / "runs", judge={"template": "additive"}, prompts={"split": "train"})
-    gsm["task"] = {"name": "gsm8k", "options": {"data_dir": str(shared_data)}}
+    gsm["task"] = {"name": "gsm8k", "options": {"data_dir": str(shared_data), "hub": False}}
     gsm["eval"]["splits"] = ["test"]
     assert_refused(capsys, ["run", str(write_config(tmp_path, gsm))], "prompts.source=split", "truth")
     wiki = config(micro_model, tmp_path / "runs", judge={"template": "additive"},
-                  prompts={"source": "split", "split": "train"})
-    wiki["task"] = {"name": "wikitext2", "options": {"data_dir": str(shared_data)}}
+                  prompts={"source": "split", "split": "valid"})
+    wiki["task"] = {"name": "wikitext2", "options": {"data_dir": str(shared_data), "hub": False}}
     wiki["eval"]["splits"] = ["test"]
     assert_refused(capsys, ["run", str(write_config(tmp_path, wiki))], "gold answers", "truth=false")
 
