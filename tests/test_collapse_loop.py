@@ -1,5 +1,5 @@
-"""Strategy `collapse` end to end through the real CLI (micro Llama, arith text, TRL training, beam search),
-its resume after a SIGKILL, its pure pieces, and the collapse monitor of the other strategies."""
+"""Recipe `collapse` end to end through the real CLI (micro Llama, arith text, TRL training, beam search),
+its resume after a SIGKILL, its pure pieces, and the collapse monitor of the iterative recipe."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 import yaml
 
-from selfimprove.collapse.corpora import corpus_blocks, text_blocks
-from selfimprove.collapse.corpus import corpus_stats
-from selfimprove.collapse.recursion import mix_blocks
-from selfimprove.commands.run import RunConfig
-from selfimprove.config import load_config
+from selfimprove.collapse.blocks import corpus_blocks, text_blocks
+from selfimprove.collapse.symptoms import corpus_stats
 from selfimprove.errors import UserError
 from selfimprove.jsonl import read_jsonl
+from selfimprove.recipes.collapse import mix_blocks
+from selfimprove.recipes.collapse_config import CollapseConfig
 from selfimprove.rundir import KILL_ENV
 from selfimprove.tasks import get_task
 
@@ -37,8 +36,8 @@ def collapse_config(model: Path, out: Path, name: str) -> dict[str, Any]:
         "task": {"name": "arith", "options": {"sizes": SIZES}},
         "model": {"path": str(model), "device": "cpu"},
         "train": {"batch_size": 8, "learning_rate": 3e-3, "logging_steps": 5},
-        "loop": {"strategy": "collapse", "iterations": 2},
-        "collapse": {"train_split": "improve", "test_split": "test", "block_size": BLOCK,
+        "recipe": "collapse",
+        "collapse": {"generations": 2, "train_split": "improve", "test_split": "test", "block_size": BLOCK,
                      "train_blocks": TRAIN_BLOCKS, "test_blocks": TEST_BLOCKS,
                      "generation": {"batch_size": 8, "show_progress": False}, "arms": ARMS},
     }
@@ -109,7 +108,7 @@ def test_training_blocks_mix_a_fresh_fraction_of_real_blocks(collapse_run: Path,
 def test_metrics_are_recomputable_from_the_files(collapse_run: Path, micro_model: Path) -> None:
     from transformers import AutoModelForCausalLM
 
-    from selfimprove.collapse.perplexity import block_perplexities
+    from selfimprove.sampling.perplexity import block_perplexities
 
     real, test = real_blocks(micro_model, "improve", TRAIN_BLOCKS), real_blocks(micro_model, "test", TEST_BLOCKS)
     root = collapse_run / ARM_DIRS[1]
@@ -180,22 +179,32 @@ def test_text_blocks_join_with_eos_and_drop_the_remainder(micro_model: Path) -> 
 
 
 def test_collapse_config_is_checked(tmp_path: Path) -> None:
-    base = {"model": {"path": "m"}, "loop": {"strategy": "collapse"}}
-    cfg = RunConfig.model_validate({**base, "collapse": {"block_size": 24}})
+    base = {"model": {"path": "m"}, "recipe": "collapse"}
+    cfg = CollapseConfig.model_validate({**base, "collapse": {"block_size": 24}})
     assert cfg.collapse.generation.new_tokens == 24 and [a.dirname for a in cfg.collapse.arms] == ["p0-e5", "p0.1-e10"]
-    assert RunConfig.model_validate(base).collapse.block_size == 64  # strategy collapse alone runs the defaults
+    assert CollapseConfig.model_validate(base).collapse.block_size == 64  # recipe collapse alone runs the defaults
+    old = {"model": {"path": "m"}, "loop": {"strategy": "collapse", "iterations": 4}}  # written before recipes
+    assert load_run_config_of(tmp_path, old).collapse.generations == 4
     bad = [
         ({**base, "collapse": {"generation": {"new_tokens": 8}}}, "must equal block_size"),
         ({**base, "collapse": {"arms": [{"real_fraction": 0.1}, {"real_fraction": 0.1}]}}, "share a folder"),
-        ({"model": {"path": "m"}, "collapse": {}}, "loop.strategy=collapse"),
-        ({**base, "loop": {"strategy": "collapse", "keep_original": 0.1}}, "real_fraction"),
+        ({"model": {"path": "m"}, "collapse": {}}, "unknown key 'collapse'"),
+        ({"model": {"path": "m"}, "recipe": "iterative", "loop": {"strategy": "collapse"}}, "recipe: collapse"),
+        ({"model": {"path": "m"}, "loop": {"strategy": "collapse", "keep_original": 0.1}}, "real_fraction"),
+        ({"model": {"path": "m"}, "loop": {"strategy": "collapse", "mixing": "accumulate"}}, "loop.mixing"),
         ({**base, "collapse": {"arms": [{"real_fraction": 1.0}]}}, "real_fraction"),
     ]
     for data, message in bad:
-        path = tmp_path / "c.yaml"
-        path.write_text(yaml.safe_dump(data), encoding="utf-8")
         with pytest.raises(UserError, match=message):
-            load_config(RunConfig, path)
+            load_run_config_of(tmp_path, data)
+
+
+def load_run_config_of(folder: Path, data: dict[str, Any]) -> Any:
+    from selfimprove.recipes import load_run_config
+
+    path = folder / "c.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return load_run_config(path)
 
 
 def test_corpus_blocks_refuse_a_task_without_text(micro_model: Path) -> None:
@@ -212,13 +221,21 @@ def test_monitor_scores_reference_solutions_given_the_prompt(micro_model: Path) 
     """The monitor's perplexity is exp of the model's own loss on the solution tokens, prompt masked out."""
     import torch
 
-    from selfimprove.collapse.monitor import PerplexityMonitorSection, monitor_metrics
+    from selfimprove.sampling import ChatPrompts
     from selfimprove.sampling.hf import HFSampler, load_model
+    from selfimprove.sections import SamplingSection
+    from selfimprove.suites import SuiteInput
+    from selfimprove.suites.perplexity import PerplexityMonitorSection, monitor_metrics
 
     model, tok = load_model(str(micro_model), "float32", "cpu")
     task = get_task("arith", sizes=SIZES)
     sampler = HFSampler(model, tok, show_progress=False)
-    out = monitor_metrics(PerplexityMonitorSection(limit=3, batch_size=2), task, sampler, ["test", "ood"])["perplexity"]
+
+    def monitor(section: PerplexityMonitorSection, splits: list[str], scorer: object = sampler) -> dict:
+        inp = SuiteInput(task, scorer, [], {}, Path("."), 0, 0, SamplingSection(), splits, None)  # type: ignore[arg-type]
+        return monitor_metrics(section, inp)
+
+    out = monitor(PerplexityMonitorSection(limit=3, batch_size=2), ["test", "ood"])["perplexity"]
     assert out["split"] == "test" and out["n"] == 3
     expected = []
     for p in task.load("test", 3):
@@ -229,9 +246,11 @@ def test_monitor_scores_reference_solutions_given_the_prompt(micro_model: Path) 
         with torch.no_grad():
             expected.append(torch.exp(model(input_ids=ids, labels=labels).loss).item())
     assert out["mean"] == pytest.approx(float(np.mean(expected)), rel=1e-4)
-    assert monitor_metrics(PerplexityMonitorSection(enabled=False), task, sampler, ["test"]) == {}
-    skipped = monitor_metrics(PerplexityMonitorSection(split="compositional"), task, sampler, ["test"])
+    assert monitor(PerplexityMonitorSection(enabled=False), ["test"]) == {}
+    skipped = monitor(PerplexityMonitorSection(split="compositional"), ["test"])
     assert "no reference solutions" in skipped["perplexity"]["skipped"]
+    sampling_only = ChatPrompts(sampler)  # a sampler without the scoring protocol (like a served model)
+    assert "served remotely" in monitor(PerplexityMonitorSection(), ["test"], sampling_only)["perplexity"]["skipped"]
 
 
 @pytest.mark.slow

@@ -1,42 +1,33 @@
-"""Evaluate a model on a task's splits: greedy and sampled completions, judged, as Records."""
+"""Evaluate a model on a task's splits: greedy and sampled completions, graded, as Records."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from selfimprove.collapse.monitor import PerplexityMonitorSection
-from selfimprove.compositional.suite import CompositionalSuite
 from selfimprove.config import Section
 from selfimprove.progress import progress_bar
 from selfimprove.sections import SamplingSection
-from selfimprove.types import Completion, Problem, Record, Sampler, Task, judge
+from selfimprove.types import Completion, Problem, Record, Sampler, Task, task_stop, with_stop
+from selfimprove.verify import grade
 
 
 class EvalSection(Section):
+    """Which splits are evaluated and how (the suites that measure more add their sections in
+    selfimprove.suites.config)."""
+
     splits: list[str] = Field(default_factory=lambda: ["test", "ood"], min_length=1, description="Splits to evaluate.")
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N problems of each split.")
     k: int = Field(8, ge=0, description="Samples per problem for pass@k, maj@k, coverage and diversity (0 = greedy only).")
     semantic: bool = Field(True, description="Compute semantic diversity (MiniLM embeddings, cached per run).")
-    perplexity: PerplexityMonitorSection = Field(
-        default_factory=PerplexityMonitorSection,
-        description="Collapse monitor (`selfimprove run`): perplexity of each iteration's model on held-out "
-                    "reference solutions (selfimprove.collapse.monitor).",
-    )
-    compositional: CompositionalSuite = Field(
-        default_factory=CompositionalSuite,
-        description="Compositional GSM suite (Hosseini et al. 2024), off unless enabled: S1, S2, S_comp and the "
-                    "reasoning gap of each evaluated model on arith's compositional split or, for gsm8k, pairs "
-                    "built from GSM8K test (selfimprove.compositional.suite).",
-    )
 
 
-def judge_all(task: Task, problems: list[Problem], completions: list[list[Completion]], label: str) -> None:
+def grade_all(task: Task, problems: list[Problem], completions: list[list[Completion]], label: str) -> None:
     """Extract and verify every completion in place, with a progress bar (code tasks run a sandbox here)."""
     total = sum(len(c) for c in completions)
     with progress_bar(f"verifying {label}", total=total, enabled=total > 0) as advance:
         for problem, group in zip(problems, completions):
             for completion in group:
-                judge(task, completion, problem.gold)
+                grade(task, completion, problem.gold)
             advance(len(group))
 
 
@@ -44,13 +35,15 @@ def evaluate_split(
     sampler: Sampler, task: Task, split: str, sampling: SamplingSection, ev: EvalSection, shots: int,
     iteration: int = 0,
 ) -> list[Record]:
-    """Greedy completion plus `ev.k` samples per problem of one split, all judged."""
+    """Greedy completion plus `ev.k` samples per problem of one split, all graded."""
     problems = task.load(split, ev.limit)
     prompts = [task.format_prompt(p, shots) for p in problems]
-    greedy = sampler.sample(prompts, sampling.params(greedy=True))
-    samples = sampler.sample(prompts, sampling.model_copy(update={"n": ev.k}).params()) if ev.k else [[] for _ in problems]
-    judge_all(task, problems, greedy, f"{split} greedy")
-    judge_all(task, problems, samples, f"{split} samples")
+    stop = task_stop(task)
+    greedy = sampler.sample(prompts, with_stop(sampling.params(greedy=True), stop))
+    samples = (sampler.sample(prompts, with_stop(sampling.model_copy(update={"n": ev.k}).params(), stop)) if ev.k
+               else [[] for _ in problems])
+    grade_all(task, problems, greedy, f"{split} greedy")
+    grade_all(task, problems, samples, f"{split} samples")
     return [
         Record(p.id, iteration, split, prompt, p.gold, p.metadata, g[0], s)
         for p, prompt, g, s in zip(problems, prompts, greedy, samples)

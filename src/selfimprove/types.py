@@ -1,13 +1,13 @@
 """The whole contract between tasks, samplers, verifiers, curation and metrics.
 
-A `Task` turns a dataset into `Problem`s and judges answers; a `Sampler` turns prompts into
+A `Task` turns a dataset into `Problem`s and verifies answers; a `Sampler` turns prompts into
 `Completion`s; a `Record` is one problem at one iteration with everything sampled for it. Records are
 written one JSON line each, so every number in a report can be traced back to the text behind it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 ExtractMode = Literal["strict", "flexible"]
@@ -109,6 +109,26 @@ class Sampler(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Scored:
+    """The score of a given text as the continuation of a prompt: exp of the mean negative log-likelihood of
+    its tokens given everything before them, and how many tokens were scored."""
+
+    perplexity: float
+    tokens: int
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """A model that scores given text instead of sampling it (log-likelihood requests, as lm-evaluation-harness
+    makes them): a local model does, a served chat endpoint does not."""
+
+    def perplexities(self, prompts: list[Prompt], texts: list[str], batch_size: int = 32) -> list[Scored | None]:
+        """For each (prompt, text), the text's perplexity given the prompt (None when the pair does not fit the
+        model's context or the text has no tokens)."""
+        ...
+
+
 @runtime_checkable
 class Task(Protocol):
     """A dataset with its prompt format, answer extraction and verification (one small file each)."""
@@ -133,19 +153,17 @@ class Task(Protocol):
         ...
 
     # A task whose completions have checkable arithmetic steps also defines
-    # `check_steps(self, text: str) -> selfimprove.verify.steps.StepCheck`; `judge` records it.
+    # `check_steps(self, text: str) -> selfimprove.verify.steps.StepCheck`; `selfimprove.verify.grade`
+    # records it. A task may declare `stop: tuple[str, ...]`, strings that end a completion (read with
+    # `task_stop`).
 
 
-def judge(task: Task, completion: Completion, gold: str) -> Completion:
-    """Fill in a completion's extracted answers and verdicts, strict and flexible (extraction is kept apart
-    from scoring, as in lm-evaluation-harness), and its step check when the task has one."""
-    completion.answer = task.extract(completion.text, "strict")
-    completion.correct = task.verify(completion.answer, gold)
-    completion.answer_flexible = task.extract(completion.text, "flexible")
-    completion.correct_flexible = task.verify(completion.answer_flexible, gold)
-    check_steps = getattr(task, "check_steps", None)
-    if check_steps is not None:
-        from selfimprove.verify.steps import record_steps  # the contract module imports nothing at load time
+def task_stop(task: Task) -> tuple[str, ...]:
+    """The strings that end a completion of `task` (few-shot GSM8K: the next `Question:`), or none."""
+    return tuple(getattr(task, "stop", ()) or ())
 
-        record_steps(completion, check_steps(completion.text))
-    return completion
+
+def with_stop(params: SamplingParams, stop: tuple[str, ...]) -> SamplingParams:
+    """`params` that also stop at `stop` (a task's stop strings after the config's, without repeats)."""
+    merged = tuple(dict.fromkeys((*params.stop, *stop)))
+    return params if merged == params.stop else replace(params, stop=merged)

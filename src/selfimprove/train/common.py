@@ -1,4 +1,4 @@
-"""What the SFT and DPO adapters share: trainer arguments, a wall-clock limit, LoRA, saving."""
+"""What the trainers' adapters share: trainer arguments, a wall-clock limit, LoRA, saving."""
 
 from __future__ import annotations
 
@@ -14,10 +14,6 @@ from selfimprove.progress import StepBar, verbose
 
 from selfimprove.sampling import as_chat
 from selfimprove.train.config import TrainSection
-
-# The columns each TRL trainer sees; curated rows also carry problem_id and source.
-SFT_COLUMNS = ("prompt", "completion")
-DPO_COLUMNS = ("prompt", "chosen", "rejected")
 
 
 class TimeLimit(TrainerCallback):
