@@ -49,6 +49,12 @@ RECIPES: dict[str, Recipe] = {
         "selfimprove.recipes.collapse_config:CollapseConfig", "selfimprove.recipes.collapse:run_collapse",
         verdict=False,
     ),
+    "self-rewarding": Recipe(
+        "self-rewarding", "self-rewarding language models (Yuan et al. 2024): self-instruct, self-judge, DPO on "
+                          "best-vs-worst pairs, with the judge measured against ground truth",
+        "selfimprove.recipes.self_rewarding_config:SelfRewardingConfig",
+        "selfimprove.recipes.self_rewarding:run_self_rewarding", check="selfimprove.recipes.self_rewarding:check_run",
+    ),
 }
 
 

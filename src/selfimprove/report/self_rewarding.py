@@ -18,7 +18,7 @@ from selfimprove.report.render import Section, fragment, num, pct
 from selfimprove.verdict import Pair, VerdictConfig, pass1_signal
 
 if TYPE_CHECKING:
-    from selfimprove.report.sections import ReportContext
+    from selfimprove.report.context import ReportContext
 
 HEAD = ["iteration", "self-reward (0-5)", "chosen reward", "candidates correct", "chosen correct",
         "chosen worse than rejected", "judge pairwise acc.", "judge acc. (>= threshold)", "rank corr.", "share of 5s",
