@@ -43,15 +43,3 @@ class JudgeSection(Section):
 
     def params(self, seed: int) -> SamplingParams:
         return SamplingParams(self.repeats, self.temperature, self.top_p, self.max_new_tokens, tuple(self.stop), seed)
-
-    def template_text(self) -> str:
-        """The template itself (a name resolved)."""
-        if self.template == "additive":
-            from selfimprove.judges.additive import TEMPLATE
-
-            return TEMPLATE
-        if self.template == "arith":
-            from selfimprove.tasks.arith_skills import JUDGE_TEMPLATE
-
-            return JUDGE_TEMPLATE
-        return self.template

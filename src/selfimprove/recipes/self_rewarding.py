@@ -40,7 +40,7 @@ from selfimprove.recipes.stages import Models, model_path, read_records, stage_s
 from selfimprove.report.self_rewarding import reward_table, reward_vs_truth
 from selfimprove.rundir import RunDir
 from selfimprove.tasks import check_nonempty
-from selfimprove.types import Problem, Record, Sampler, SamplingParams, Task
+from selfimprove.types import Problem, Record, Sampler, SamplingParams, Task, task_stop, with_stop
 
 if TYPE_CHECKING:
     from selfimprove.recipes.self_rewarding_config import SelfRewardingConfig
@@ -136,6 +136,20 @@ def prompts_stage(cfg: SelfRewardingConfig, task: Task, models: Models, run: Run
     write_atomic(run.iter_dir(t) / "prompts.json", json.dumps({"source": "self-instruct", **summary}, indent=1) + "\n")
 
 
+def judge_template(name: str) -> str:
+    """A judge template by name (additive: the paper's; arith: the world's, what its seed model learned), or
+    the template text itself."""
+    if name == "additive":
+        from selfimprove.judges.additive import TEMPLATE
+
+        return TEMPLATE
+    if name == ARITH:
+        from selfimprove.tasks.arith_skills import JUDGE_TEMPLATE
+
+        return JUDGE_TEMPLATE
+    return name
+
+
 def make_judge(cfg: SelfRewardingConfig, models: Models, run: RunDir, t: int) -> Judge:
     """M_{t-1} as its own judge, or the external judge of judge.model (a checkpoint, preset or server)."""
     section = cfg.self_rewarding.judge
@@ -146,7 +160,7 @@ def make_judge(cfg: SelfRewardingConfig, models: Models, run: RunDir, t: int) ->
         from selfimprove.sampling import make_sampler
 
         sampler = make_sampler(section.model, cfg.sampling.batch_size)
-    return Judge(sampler, section.template_text(), parse_score, section.params(stage_seed(cfg, t, "judge")))
+    return Judge(sampler, judge_template(section.template), parse_score, section.params(stage_seed(cfg, t, "judge")))
 
 
 def sample_stage(cfg: SelfRewardingConfig, task: Task, models: Models, run: RunDir, t: int) -> None:
@@ -154,7 +168,8 @@ def sample_stage(cfg: SelfRewardingConfig, task: Task, models: Models, run: RunD
     problems = [Problem(**row) for row in read_jsonl(run.iter_dir(t) / "prompts.jsonl")]
     prompts = [task.format_prompt(p, cfg.task.shots) for p in problems]
     sampler = models.sampler(model_path(cfg, run, t - 1))
-    completions = sampler.sample(prompts, replace(cfg.sampling.params(), seed=stage_seed(cfg, t, "sample")))
+    params = with_stop(replace(cfg.sampling.params(), seed=stage_seed(cfg, t, "sample")), task_stop(task))
+    completions = sampler.sample(prompts, params)
     if cfg.self_rewarding.truth:
         grade_all(task, problems, completions, "candidates")
     judge = make_judge(cfg, models, run, t)
