@@ -53,12 +53,14 @@ def test_dpo_settings_moved_into_their_section(tmp_path: Path) -> None:
 
 
 def test_a_run_started_before_recipes_resumes(tmp_path: Path) -> None:
-    """A run directory whose config.yaml has no `recipe` and the old DPO keys resumes with the same config."""
+    """A run directory whose config.yaml has no `recipe`, the old DPO keys and `collapse: null` resumes with the
+    same config."""
     cfg = IterativeConfig.model_validate({"name": "r", "out": str(tmp_path), "model": {"path": "m"}})
     stored = cfg.model_dump(mode="json")
     del stored["recipe"]
     dpo = stored["train"].pop("dpo")
     stored["train"].update(dpo_beta=dpo["beta"], dpo_learning_rate=dpo["learning_rate"])
+    stored["collapse"] = None  # the section every run config had then
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "config.yaml").write_text(yaml.safe_dump(stored), encoding="utf-8")
     run, _ = open_run(cfg)

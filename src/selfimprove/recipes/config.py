@@ -62,11 +62,15 @@ class IterativeConfig(BaseRunConfig):
     @model_validator(mode="before")
     @classmethod
     def _collapse_moved(cls, data: Any) -> Any:
-        loop = data.get("loop") if isinstance(data, dict) else None
+        """Collapse became its own recipe: say so for `loop.strategy: collapse`, and read the empty
+        `collapse: null` that run directories of the iterative loop stored before as absent."""
+        if not isinstance(data, dict):
+            return data
+        loop = data.get("loop")
         if isinstance(loop, dict) and loop.get("strategy") == "collapse":
             raise ValueError("collapse is a recipe of its own, not a loop strategy: write `recipe: collapse`, "
                              "move loop.iterations to collapse.generations and drop the loop section")
-        return data
+        return {k: v for k, v in data.items() if not (k == "collapse" and v is None)}
 
     @model_validator(mode="after")
     def _monitor_held_out(self) -> IterativeConfig:
