@@ -48,10 +48,16 @@ def rows(history: list[dict[str, Any]], id_split: str = "test") -> list[list[str
     return out
 
 
+# The terminal shows the headline columns (the report has them all).
+CONSOLE = ("iteration", "self-reward (0-5)", "candidates correct", "chosen worse than rejected", "judge pairwise acc.",
+           "share of 5s", "unparsed", "length chosen / rejected", "prompt validity (kept)", "eval pass@1")
+
+
 def reward_table(history: list[dict[str, Any]], id_split: str = "test") -> Table:
-    table = Table(*HEAD, title="self-rewarding: the judge against ground truth")
+    keep = [HEAD.index(name) for name in CONSOLE]
+    table = Table(*CONSOLE, title="self-rewarding: the judge against ground truth")
     for row in rows(history, id_split):
-        table.add_row(*row)
+        table.add_row(*(row[i] for i in keep))
     return table
 
 
