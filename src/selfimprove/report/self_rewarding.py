@@ -70,6 +70,10 @@ def reward_vs_truth(history: list[dict[str, Any]], cfg: VerdictConfig) -> str:
     """'Self-reward rose X (iteration 1 -> T) while true accuracy fell Y (interval ...)', or why it cannot
     be said yet."""
     judged = [m for m in history if pick(m, "self_rewarding", "judge", "self_reward") is not None]
+    ran = [m for m in history if pick(m, "self_rewarding", "judge", "judgments")]
+    if not judged and ran:
+        return (f"Self-reward not measured: none of the judge's {sum(m['self_rewarding']['judge']['judgments'] for m in ran)} "
+                "judgments had a score (all unparsed), so no pair was trained on.")
     if not judged or len(history) < 2:
         return "Self-reward against truth: no judged iteration yet."
     first, last = judged[0], judged[-1]
