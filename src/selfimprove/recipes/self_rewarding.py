@@ -3,10 +3,12 @@
 Iteration 0 evaluates M_0. Then for t = 1..T, from M_{t-1}:
 
     prompts   self-instruct: new questions few-shot from the seed questions (T 0.6, top-p 0.9), the
-              parseable non-duplicates kept, the rest counted                            -> prompts.jsonl
+              parseable non-duplicates kept, the rest counted; or (prompts.source: split) the next
+              `count` problems of a split with gold answers                              -> prompts.jsonl
     sample    N candidates per prompt (the run's sampling section; the paper: 4, T 0.7), graded against
               the gold answer where there is one, then each judged J times by the judge (M_{t-1} itself,
-              or an external model or server) with the additive 5-point prompt           -> samples.jsonl
+              or an external model or server) with the judge template (the paper's additive
+              5-point prompt, or the arith world's compact one)                          -> samples.jsonl
     curate    best-vs-worst pairs by mean judge score, ties dropped (length control: epsilon) -> train_dpo.jsonl
     train     M_t by DPO on the pairs, the reference model being M_{t-1}                 -> model/
     eval      M_t on the eval splits, plus this iteration's judge-vs-truth, reward-hacking and prompt
