@@ -54,6 +54,12 @@ RECIPES: dict[str, Recipe] = {
                 "meta-utility for T rounds, all code in the sandbox, tamper attempts recorded (section stop)",
         "selfimprove.recipes.stop_config:StopConfig", "selfimprove.recipes.stop:run", verdict=False,
     ),
+    "self-rewarding": Recipe(
+        "self-rewarding", "self-rewarding language models (Yuan et al. 2024): self-instruct, self-judge, DPO on "
+                          "best-vs-worst pairs, with the judge measured against ground truth",
+        "selfimprove.recipes.self_rewarding_config:SelfRewardingConfig",
+        "selfimprove.recipes.self_rewarding:run_self_rewarding", check="selfimprove.recipes.self_rewarding:check_run",
+    ),
 }
 
 

@@ -21,6 +21,7 @@ from selfimprove.report.load import pick
 from selfimprove.report.plots import Panel, data_uri
 from selfimprove.report.render import Section, fragment, num, pct
 from selfimprove.report.samples import choose
+from selfimprove.report.self_rewarding import self_rewarding_section
 from selfimprove.report.steps import steps_section
 from selfimprove.verdict import Verdict, VerdictConfig, decide
 
@@ -175,7 +176,7 @@ def run_section(ctx: ReportContext) -> Section:
 
 
 SECTIONS: list[Callable[[ReportContext], Section | None]] = [
-    verdict_section, numbers_section, accuracy_section, diversity_section, generalization_section,
-    improvement_section, data_section, steps_section, monitor_section, compositional_section, boundary_section,
+    verdict_section, self_rewarding_section, numbers_section, accuracy_section, diversity_section,
+    generalization_section, improvement_section, data_section, steps_section, monitor_section, compositional_section, boundary_section,
     samples_section, run_section,
 ]
