@@ -139,3 +139,14 @@ def test_self_instruct_keeps_parseable_new_questions() -> None:
     assert dict(again.rejected) == {"duplicate": 1}  # an earlier iteration's prompt is not new
     few_shot = pose_prompts(seed_questions(seeds), count=2, shots=3, seed=0, arith=True)
     assert len(few_shot) == 2 and few_shot[0].count("\nQ: ") == 3 and few_shot[0].endswith("\nQ:")
+
+
+def test_one_judged_iteration_is_a_level_not_a_change() -> None:
+    """A run where only one iteration formed pairs (the others wrote no valid prompt) states the level."""
+    from selfimprove.report.self_rewarding import reward_vs_truth
+    from selfimprove.verdict import VerdictConfig
+
+    history = [{"iteration": 0}, {"iteration": 1, "self_rewarding": {"judge": {"self_reward": 3.62, "judgments": 6}}},
+               {"iteration": 2}]
+    sentence = reward_vs_truth(history, VerdictConfig())
+    assert sentence.startswith("Self-reward was 3.62 of 5, measured at iteration 1 only")

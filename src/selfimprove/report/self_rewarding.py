@@ -63,7 +63,7 @@ def reward_table(history: list[dict[str, Any]], id_split: str = "test") -> Table
 
 def _moved(before: float, after: float) -> str:
     d = after - before
-    return f"rose {d:+.2f}" if d > 0 else f"fell {d:+.2f}" if d < 0 else "stayed"
+    return f"rose {d:+.2f}" if d > 0 else f"fell {d:+.2f}" if d < 0 else "stayed (+0.00)"
 
 
 def reward_vs_truth(history: list[dict[str, Any]], cfg: VerdictConfig) -> str:
@@ -78,8 +78,11 @@ def reward_vs_truth(history: list[dict[str, Any]], cfg: VerdictConfig) -> str:
         return "Self-reward against truth: no judged iteration yet."
     first, last = judged[0], judged[-1]
     a, b = pick(first, "self_rewarding", "judge", "self_reward"), pick(last, "self_rewarding", "judge", "self_reward")
-    reward = (f"Self-reward {_moved(a, b)} points of 5 ({a:.2f} at iteration {first['iteration']} -> {b:.2f} at "
-              f"iteration {last['iteration']})")
+    if len(judged) > 1:
+        reward = (f"Self-reward {_moved(a, b)} points of 5 ({a:.2f} at iteration {first['iteration']} -> {b:.2f} at "
+                  f"iteration {last['iteration']})")
+    else:  # one judged iteration (the others formed no pair): a level, not a change
+        reward = f"Self-reward was {a:.2f} of 5, measured at iteration {first['iteration']} only"
     truth = pass1_signal(Pair(0, history[-1]["iteration"], history[0], history[-1]), cfg)
     if truth.change is None:
         return f"{reward}; true accuracy not measured ({truth.sentence})"
