@@ -46,7 +46,7 @@ COMP_Q2 = [True, True, False, False]
 
 class ScriptedSampler:
     """A Sampler (types.py protocol) that answers each prompt with text written for it: the answers are
-    constructed so that the verdicts are known, and every prompt it was asked is kept."""
+    constructed so that the grades are known, and every prompt it was asked is kept."""
 
     def __init__(self, pairs: list[Problem], code: bool) -> None:
         self.pairs, self.code, self.asked = pairs, code, []
