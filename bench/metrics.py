@@ -12,7 +12,7 @@ missing final answers, and exact repeats. Measured, in one process on this machi
   embedding cache (every text encoded) and again with the cache warm (read from disk; no model loaded).
 It prints only what it measures. With `--model PATH` the records are real instead: that model samples
 N completions for each of the first `--problems` arith `improve` problems (the loop's sampling stage,
-timed), they are judged, and the metrics stage runs on them, so both stages of the same run are printed
+timed), they are graded, and the metrics stage runs on them, so both stages of the same run are printed
 side by side:
 
     python bench/metrics.py --model runs/tiny-arith
@@ -93,7 +93,7 @@ def make_records(problems: int, samples: int, seed: int = 0) -> list[Record]:
 
 
 def sample_records(model_path: str, problems: int, samples: int, seed: int) -> list[Record]:
-    """The loop's sampling stage on arith `improve`: N samples per problem at T=0.75, top-p 0.95, judged;
+    """The loop's sampling stage on arith `improve`: N samples per problem at T=0.75, top-p 0.95, graded;
     each record also gets a greedy completion so greedy pass@1 is defined."""
     from selfimprove.evaluate import EvalSection, evaluate_split
     from selfimprove.sampling.hf import HFSampler, load_model

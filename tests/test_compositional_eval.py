@@ -46,7 +46,7 @@ COMP_Q2 = [True, True, False, False]
 
 class ScriptedSampler:
     """A Sampler (types.py protocol) that answers each prompt with text written for it: the answers are
-    constructed so that the verdicts are known, and every prompt it was asked is kept."""
+    constructed so that the grades are known, and every prompt it was asked is kept."""
 
     def __init__(self, pairs: list[Problem], code: bool) -> None:
         self.pairs, self.code, self.asked = pairs, code, []
@@ -145,7 +145,7 @@ def test_known_greedy_completions_are_reused(arith_pairs: tuple) -> None:
     m = evaluate_compositional(sampler, task, CompositionalSection(n_resamples=50), known=known).metrics
     assert len(sampler.asked) == 8 and not any("Let X be" in str(p) for p in sampler.asked)
     assert _value(m, "cot", "strict", "s_comp") == 0.25
-    assert all(c.correct is None for c in known.values())  # the caller's completions are not judged in place
+    assert all(c.correct is None for c in known.values())  # the caller's completions are not graded in place
 
 
 def test_sandbox_runs_a_right_and_a_wrong_program() -> None:

@@ -1,5 +1,5 @@
 """Reasoning-gap arithmetic (Hosseini et al. 2024): Δ = S_comp - S1·S2 and the distraction analysis,
-checked by hand on constructed verdicts."""
+checked by hand on constructed outcomes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from selfimprove.compositional.gap import reasoning_gap
 from selfimprove.compositional.task import CompositionalGSMTask
-from selfimprove.compositional.verdicts import pair_verdicts
+from selfimprove.compositional.outcomes import pair_outcomes
 from selfimprove.errors import UserError
 from selfimprove.types import Completion, Record
 
@@ -80,7 +80,7 @@ def _record(pid: str, split: str, gold: str, text: str, meta: dict | None = None
     return Record(pid, 0, split, "prompt", gold, meta or {}, greedy=Completion(text))
 
 
-def test_pair_verdicts_join_records(tmp_path) -> None:
+def test_pair_outcomes_join_records(tmp_path) -> None:
     task = CompositionalGSMTask(pairs_path=str(tmp_path / "unused.jsonl"))
     pairs = [
         _record("a+b", "pairs", "10", "The Q1 answer is 4. Therefore X=4. The final answer is 10.", {"q1_gold": "4"}),
@@ -92,9 +92,9 @@ def test_pair_verdicts_join_records(tmp_path) -> None:
         _record("c+d/q1", "q1", "6", "The final answer is 6."),
         _record("c+d/q2", "q2", "7", "The final answer is 7."),
     ]
-    v = pair_verdicts(task, pairs, singles[::2], singles[1::2])
+    v = pair_outcomes(task, pairs, singles[::2], singles[1::2])
     assert v.pair_ids == ["a+b", "c+d"]
     assert (v.q1_alone, v.q2_alone, v.comp_q1, v.comp_q2) == ([True, True], [False, True], [True, False], [True, True])
     assert v.gap(n_resamples=20).s_comp.value == 0.5
     with pytest.raises(UserError):
-        pair_verdicts(task, pairs, singles[:1], singles[1:2])
+        pair_outcomes(task, pairs, singles[:1], singles[1:2])

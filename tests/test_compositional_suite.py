@@ -92,7 +92,7 @@ def suite_run_config(model: Path, out: Path) -> dict[str, Any]:
     }
 
 
-def verdicts_from_records(records: list[Record], flexible: bool) -> tuple[list[bool], ...]:
+def outcomes_from_records(records: list[Record], flexible: bool) -> tuple[list[bool], ...]:
     """Per pair, from the transcripts alone: Q1 alone, Q2 alone, Q1 and Q2 inside the composed answer."""
     by_pair: dict[str, dict[str, Record]] = defaultdict(dict)
     for r in records:
@@ -118,7 +118,7 @@ def check_iteration(iter_dir: Path, t: int) -> dict[str, Any]:
     assert comp["n_pairs"] == PAIRS and comp["n_problems"] == PAIRS  # the gap merged with the split's summary
     assert comp["task"] == "arith" and comp["records"] == "compositional.jsonl"
     for em, flexible in (("strict", False), ("flexible", True)):
-        q1, q2, comp_q1, comp_q2 = verdicts_from_records(records, flexible)
+        q1, q2, comp_q1, comp_q2 = outcomes_from_records(records, flexible)
         got = comp["modes"]["cot"][em]
         s1, s2 = sum(q1) / PAIRS, sum(q2) / PAIRS
         s_comp = sum(a and b for a, b in zip(comp_q1, comp_q2)) / PAIRS

@@ -116,7 +116,7 @@ def test_pairwise_judge_reads_both_orders() -> None:
     assert [parse_choice(t) for t in ("[[A]]", "so [[B]]", "[[A]] then [[C]]", "A is better", "[[D]]")] == \
         [1.0, 0.0, 0.5, None, None]
     # pair 1: A then B (the first response wins both orders); pair 2: A, A (position bias); pair 3: unparsed
-    sampler = Echo(["[[A]]", "[[B]]", "[[A]]", "[[A]]", "[[B]]", "no verdict"])
+    sampler = Echo(["[[A]]", "[[B]]", "[[A]]", "[[A]]", "[[B]]", "no decision"])
     out = PairwiseJudge(sampler, SamplingParams()).prefer([("q", "x", "y"), ("q", "x", "y"), ("q", "x", "y")])
     assert [p for p, _ in out] == [1.0, 0.5, None]
     assert "[The Start of Assistant A's Answer]\nx" in sampler.prompts[0]

@@ -103,9 +103,9 @@ def test_diversity_groups_correct_and_incorrect_apart() -> None:
         diversity([record], min_group=1)
 
 
-def test_unjudged_samples_are_refused() -> None:
+def test_ungraded_samples_are_refused() -> None:
     record = Record("p1", 1, "test", "Q", "1", samples=[Completion(text="1+1=2"), Completion(text="2")])
-    with pytest.raises(UserError, match="verdict"):
+    with pytest.raises(UserError, match="has no strict grade"):
         diversity([record])
 
 

@@ -89,7 +89,7 @@ def test_maj_at_k_rejects_mismatched_or_out_of_range() -> None:
 
 
 def test_sampled_accuracy_and_coverage_differ_as_documented() -> None:
-    verdicts = [[True, False, False, False], [False, False], []]
-    assert sampled_accuracy(verdicts) == pytest.approx((0.25 + 0.0) / 2)  # the empty problem is not counted
-    assert coverage(verdicts) == pytest.approx(0.5)
+    grades = [[True, False, False, False], [False, False], []]
+    assert sampled_accuracy(grades) == pytest.approx((0.25 + 0.0) / 2)  # the empty problem is not counted
+    assert coverage(grades) == pytest.approx(0.5)
     assert sampled_accuracy([]) is None and coverage([[]]) is None

@@ -14,7 +14,7 @@ from selfimprove.types import Completion, Record
 
 
 def c(answer: str | None, ok: bool, flex_answer: str | None = None, flex_ok: bool | None = None) -> Completion:
-    """A judged completion; the flexible twin defaults to the strict one."""
+    """A graded completion; the flexible twin defaults to the strict one."""
     return Completion(
         text=f"some work. The answer is {answer}." if answer is not None else "no final answer",
         answer=answer,
@@ -72,7 +72,7 @@ def test_summarize_without_samples_or_records() -> None:
     assert empty["n_problems"] == 0 and empty["greedy_pass@1"] is None and empty["sampled_accuracy"] is None
 
 
-def test_unjudged_greedy_is_refused() -> None:
+def test_ungraded_greedy_is_refused() -> None:
     with pytest.raises(UserError, match="greedy completion of problem 'A'"):
         summarize([rec("A", Completion(text="7"), [], 1)])
 

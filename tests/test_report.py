@@ -61,7 +61,7 @@ class Page(HTMLParser):
         return re.sub(r"\s+", " ", " ".join(self.text))
 
 
-# --- a constructed run: greedy verdicts per iteration chosen by hand ---------------------------------
+# --- a constructed run: greedy grades per iteration chosen by hand ---------------------------------
 # test p0..p5 (difficulty 1,1,2,2,3,3), ood q0..q2 (difficulty 4). Test pass@1: 3/6 -> 4/6 -> 4/6.
 # Against iteration 0, p1 and p3 improve by iteration 2 and p5 regresses; IS(2) against iteration 1 is
 # {p1}. Iteration 1 is real progress (coverage rises, nothing else moves); at iteration 2 OOD pass@1
@@ -88,8 +88,8 @@ def samples(pid: str, t: int, greedy_ok: bool) -> list[Completion]:
 def iteration_records(t: int) -> list[Record]:
     records = []
     for split, problems in GREEDY.items():
-        for i, (pid, verdicts) in enumerate(problems.items()):
-            ok = verdicts[t] == "T"
+        for i, (pid, grades) in enumerate(problems.items()):
+            ok = grades[t] == "T"
             text = f"greedy {pid} at {t}" + (f" {EVIL}" if (pid, t) == ("p1", 2) else "")
             meta = {"difficulty": 1 + i // 2 if split == "test" else 4}
             prompt = f"Q: problem {pid}?\nA:"

@@ -1,4 +1,4 @@
-"""The report's Compositional GSM section: a constructed run whose per-pair verdicts are chosen by hand, so
+"""The report's Compositional GSM section: a constructed run whose per-pair outcomes are chosen by hand, so
 S1, S2, S_comp and Δ of every iteration are known (Hosseini et al. 2024)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from test_report import LOOP_SECTIONS, Page, make_run
 
 # Per iteration, 4 pairs: (Q1 alone, Q2 alone, Q1 in the pair, Q2 in the pair). S1 and S2 rise while S_comp
 # peaks at iteration 1 and falls, as the paper saw under continued GSM8K fine-tuning.
-VERDICTS = [
+OUTCOMES = [
     ("TFTF", "TTFT", "TFTF", "TTFT"),  # S1 .50 S2 .75 S_comp .25
     ("TTTF", "TTTF", "TTTF", "TTTF"),  # S1 .75 S2 .75 S_comp .75
     ("TTTT", "TTTT", "TFFF", "TTTT"),  # S1 1.0 S2 1.0 S_comp .25
@@ -31,7 +31,7 @@ def flags(text: str) -> list[bool]:
 
 
 def gap_metrics(t: int) -> dict:
-    report = reasoning_gap(*(flags(v) for v in VERDICTS[t]), n_resamples=500, seed=t).to_dict()
+    report = reasoning_gap(*(flags(v) for v in OUTCOMES[t]), n_resamples=500, seed=t).to_dict()
     return {"task": "arith", "split": "compositional", "n_pairs": 4, "shots": 0, "confidence": 0.95,
             "modes": {"cot": {"strict": report, "flexible": report}}}
 
@@ -39,7 +39,7 @@ def gap_metrics(t: int) -> dict:
 def add_compositional(run: Path) -> list[dict]:
     """Put the gap into every iteration's metrics.json and metrics.jsonl, as the loop's suite does."""
     history = []
-    for t in range(len(VERDICTS)):
+    for t in range(len(OUTCOMES)):
         file = run / f"iter_{t:03d}" / "metrics.json"
         metrics = {**json.loads(file.read_text()), "compositional": gap_metrics(t)}
         file.write_text(json.dumps(metrics), encoding="utf-8")

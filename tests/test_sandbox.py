@@ -1,4 +1,4 @@
-"""The sandbox's ordinary behaviour: statuses, captured output, limits, config, the pool, and verdict rules.
+"""The sandbox's ordinary behaviour: statuses, captured output, limits, config, the pool, and status rules.
 
 Attacks live in test_sandbox_adversarial.py; agreement with HumanEval/MBPP in test_sandbox_reference.py.
 """
@@ -16,7 +16,7 @@ import pytest
 from selfimprove.errors import UserError
 from selfimprove.sandbox import Result, SandboxConfig, run_many, run_tests
 from selfimprove.sandbox.runner import resolve_isolation
-from selfimprove.sandbox.verdict import Observed, decide
+from selfimprove.sandbox.status import Observed, decide
 
 ADD = "def add(a, b):\n    return a + b\n"
 WRONG_ADD = "def add(a, b):\n    return a - b\n"
@@ -284,13 +284,13 @@ def test_memory_is_recorded() -> None:
     assert result.metadata["memory"].startswith(("cgroup: 1024 MiB", "per-process: "))
 
 
-# --- verdict rules, on hand-made observations (no child process) -------------------------------------
+# --- status rules, on hand-made observations (no child process) -------------------------------------
 
 NONCE = "0123456789abcdef0123456789abcdef"
 
 
-def _observe(verdict: bytes = b"", exit_code: int = 0, stopped: str | None = None, **report: object) -> Observed:
-    body = {"verdict": verdict, "exit_code": exit_code, **report}
+def _observe(result: bytes = b"", exit_code: int = 0, stopped: str | None = None, **report: object) -> Observed:
+    body = {"result": result, "exit_code": exit_code, **report}
     return Observed(stopped, marshal.dumps(body), 0, 10.0, 10)
 
 
@@ -315,7 +315,7 @@ def _observe(verdict: bytes = b"", exit_code: int = 0, stopped: str | None = Non
         (Observed(None, None, -9, 10.0, 10), "error", "without a report"),
     ],
 )
-def test_verdict_rules(observed: Observed, status: str, detail: str) -> None:
+def test_status_rules(observed: Observed, status: str, detail: str) -> None:
     got_status, got_detail, _ = decide(observed, NONCE)
     assert got_status == status
     assert detail in got_detail

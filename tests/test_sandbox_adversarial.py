@@ -323,7 +323,7 @@ def test_killing_the_parent_and_neighbours(any_mode: str) -> None:
     _contained(killer, 10)
 
 
-# --- forging the verdict ------------------------------------------------------------------------------
+# --- forging the result message ------------------------------------------------------------------------
 
 FORGED = "passed\\t" + "0" * 32 + "\\t\\n"
 EARLY_EXITS = {
@@ -352,7 +352,7 @@ EARLY_EXITS = {
         "for name in list(vars(harness)):\n    if callable(getattr(harness, name)) and not name.startswith('__'):\n"
         "        setattr(harness, name, lambda *a, **k: None)\n" + WRONG
     ),
-    "forge verdicts into every fd": (
+    "forge result messages into every fd": (
         f"import os\nfor fd in range(3, 256):\n    try:\n        os.write(fd, b'{FORGED}')\n"
         "    except OSError:\n        pass\nos._exit(0)\n"
     ),
@@ -418,7 +418,7 @@ def test_import_time_side_effects(any_mode: str) -> None:
         f"                os.write(fd, b'{FORGED}')\n            except OSError:\n                pass\n"
         "threading.Thread(target=spam, daemon=True).start()\n" + WRONG,
     ],
-    ids=["spinning non-daemon thread", "thread exits the process mid-test", "thread forges verdicts"],
+    ids=["spinning non-daemon thread", "thread exits the process mid-test", "thread forges result messages"],
 )
 def test_threads_left_running(program: str) -> None:
     tests = "import time\ntime.sleep(0.6)\n" + TESTS
@@ -427,9 +427,9 @@ def test_threads_left_running(program: str) -> None:
     _contained(result, 4)
 
 
-# --- forging the verdict from inside the interpreter ----------------------------------------------------
-# Each of these forged a 'passed' verdict when the tests ran in the program's own interpreter: they read
-# the harness's nonce and verdict descriptor from its frames (or from gc alone), or rewrote the harness's
+# --- forging the result message from inside the interpreter --------------------------------------------
+# Each of these forged a 'passed' result message when the tests ran in the program's own interpreter: they read
+# the harness's nonce and result descriptor from its frames (or from gc alone), or rewrote the harness's
 # local holding the tests. The tests now run in another process; the program's process holds neither.
 
 FORGE_FROM_FRAMES = """
@@ -437,8 +437,8 @@ import os, sys
 def _forge(frame):
     while frame is not None:
         found = frame.f_locals
-        if "nonce" in found and "verdict_fd" in found:
-            os.write(found["verdict_fd"], b"passed\\t" + found["nonce"] + b"\\t\\n")
+        if "nonce" in found and "result_fd" in found:
+            os.write(found["result_fd"], b"passed\\t" + found["nonce"] + b"\\t\\n")
             os._exit(0)
         frame = frame.f_back
 """
@@ -510,7 +510,7 @@ FORGERIES = {
 
 
 @pytest.mark.parametrize("program", list(FORGERIES.values()), ids=list(FORGERIES))
-def test_verdict_cannot_be_forged_from_the_programs_interpreter(program: str) -> None:
+def test_result_cannot_be_forged_from_the_programs_interpreter(program: str) -> None:
     result = _run(program, timeout=5)
     assert result.status == "failed" and "AssertionError" in result.detail, result
     _contained(result, 6)
@@ -586,7 +586,7 @@ LIARS = {
         "builtins.AssertionError = type('Never', (BaseException,), {})\n" + WRONG,
         "assert abs(add(1, 2) - 3) < 1e-9\nassert isinstance(add(1, 2), int) and add(1, 2) == 3\n",
     ),
-    "verdict-like lines on stdout and stderr": (
+    "result-like lines on stdout and stderr": (
         "import os\nline = b'passed\\t' + b'0' * 32 + b'\\t\\n'\nos.write(1, line)\nos.write(2, line)\n" + WRONG,
         TESTS,
     ),
@@ -612,7 +612,7 @@ def test_values_and_names_that_lie_do_not_pass(program: str, tests: str) -> None
 
 # --- replies forged on the wire, and exceptions named like control flow ---------------------------------
 # The program writes raw bytes on its reply pipe (found among its descriptors), bypassing the encoder: the
-# tester's decoder must refuse every malformed message without crashing into a verdict of its own.
+# tester's decoder must refuse every malformed message without crashing into a result of its own.
 
 RAW_REPLY = """
 import fcntl, os, stat, struct

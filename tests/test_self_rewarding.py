@@ -106,7 +106,7 @@ def test_two_iterations_end_to_end(judging_model: Path, tmp_path: Path) -> None:
         d = run / f"iter_{t:03d}"
         records = [Record.from_dict(r) for r in read_jsonl(d / "samples.jsonl")]
         assert len(records) == json.loads((d / "prompts.json").read_text())["kept"] == 6
-        for r in records:  # every kept prompt has the world's answer, every candidate a verdict and J judgments
+        for r in records:  # every kept prompt has the world's answer, every candidate a grade and J judgments
             assert r.gold and r.metadata["difficulty"] >= 1 and len(r.samples) == 4
             assert all(c.correct is not None and len(c.judgments) == 2 for c in r.samples)
         m = json.loads((d / "metrics.json").read_text())["self_rewarding"]

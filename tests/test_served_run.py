@@ -56,8 +56,8 @@ def port_closed(port: int, seconds: float = 15.0) -> bool:
 
 
 def sampled_accuracy(path: Path) -> tuple[int, int]:
-    verdicts = [bool(c["correct"]) for r in read_jsonl(path) for c in r["samples"]]
-    return sum(verdicts), len(verdicts)
+    grades = [bool(c["correct"]) for r in read_jsonl(path) for c in r["samples"]]
+    return sum(grades), len(grades)
 
 
 @pytest.mark.slow

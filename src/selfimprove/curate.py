@@ -3,7 +3,7 @@
 SFT rows are {"prompt", "completion"} (TRL's prompt-completion format, so the loss covers the completion
 only); DPO rows are {"prompt", "chosen", "rejected"}. Both also carry "problem_id" and "source" (sample,
 rationale, seed or reference) so every training row can be traced; the trainers read only the TRL columns.
-A completion is "correct" by its strict verdict (the same one greedy pass@1 reports).
+A completion is "correct" by its strict grade (the same one greedy pass@1 reports).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _steps(c: Completion) -> Row:
     return {"steps_ok": c.steps_ok} if c.steps_ok is not None else {}
 
 
-def split_by_verdict(
+def split_by_grade(
     samples: Sequence[Completion], dedupe: bool, require_valid_steps: bool = False
 ) -> tuple[list[Completion], list[Completion]]:
     """The correct and the incorrect samples (an unextractable answer is incorrect). With
@@ -56,7 +56,7 @@ def sft_rows(records: Sequence[Record], max_per_problem: int | None, dedupe: boo
     Rows of step-checked samples carry `steps_ok`, so the training data's wrong steps can be counted."""
     rows = []
     for record in records:
-        correct, _ = split_by_verdict(record.samples, dedupe, require_valid_steps)
+        correct, _ = split_by_grade(record.samples, dedupe, require_valid_steps)
         for c in correct[:max_per_problem]:
             rows.append({"prompt": record.prompt, "completion": as_completion(record.prompt, c.text),
                          "problem_id": record.problem_id, "source": source, **_steps(c)})
@@ -107,7 +107,7 @@ def dpo_pairs(records: Sequence[Record], pairs_per_problem: int, dedupe: bool, s
     `steps_ok`, when present, is the chosen sample's step check."""
     rows = []
     for record in records:
-        correct, wrong = split_by_verdict(record.samples, dedupe, require_valid_steps)
+        correct, wrong = split_by_grade(record.samples, dedupe, require_valid_steps)
         combos = list(itertools.product(range(len(correct)), range(len(wrong))))
         rng = random.Random(f"{seed}/{record.problem_id}")
         for i, j in rng.sample(combos, min(pairs_per_problem, len(combos))):

@@ -35,7 +35,7 @@ from selfimprove.evaluate import grade_all
 from selfimprove.fingerprint import folder_fingerprint
 from selfimprove.jsonl import read_jsonl, write_atomic, write_jsonl
 from selfimprove.metrics.boundary import crossing, curves, solved_by_one
-from selfimprove.metrics.records import sample_verdicts
+from selfimprove.metrics.records import sample_grades
 from selfimprove.types import Record, SamplingParams, task_stop, with_stop
 
 
@@ -168,8 +168,8 @@ def _counts(folder: Path, ids: set[str]) -> tuple[dict[str, tuple[int, int]], di
         for row in read_jsonl(part):
             record = Record.from_dict(row)
             if record.problem_id in ids:
-                verdicts = sample_verdicts(record)
-                counts[record.problem_id], used = (len(verdicts), sum(verdicts)), True
+                grades = sample_grades(record)
+                counts[record.problem_id], used = (len(grades), sum(grades)), True
         took = part.with_suffix(".json")
         if used and took.is_file():
             for key, value in json.loads(took.read_text(encoding="utf-8")).items():

@@ -4,7 +4,7 @@ reasoning gap Δ = S_comp - S1·S2.
 
 Modules: numbers (question numbers), chain (calculator annotations), trace (number origins and
 substitution), build (pairing), prompt (paper format, exemplars), task (the Task), gap (Δ and
-distraction analysis), verdicts (records to per-pair verdicts), evaluate (S1, S2, S_comp, Δ of a model),
+distraction analysis), outcomes (records to per-pair outcomes), evaluate (S1, S2, S_comp, Δ of a model),
 suite (the same for every model a self-improvement run evaluates: `eval.compositional`)."""
 
 from selfimprove.compositional.build import BuildStats, build_from_file, build_pairs

@@ -35,7 +35,7 @@ from selfimprove.compositional.code_mode import (
 )
 from selfimprove.compositional.gap import Estimate, GapReport
 from selfimprove.compositional.task import FINAL_STRICT, Q1_FLEXIBLE, Q1_STRICT
-from selfimprove.compositional.verdicts import PairVerdicts
+from selfimprove.compositional.outcomes import PairOutcomes
 from selfimprove.config import Section
 from selfimprove.errors import UserError
 from selfimprove.sandbox import SandboxConfig
@@ -183,14 +183,14 @@ def _number(text: str) -> str:
 @dataclass
 class ModeRun:
     """One answer mode on all pairs: prompts, greedy completions and read answers per role, the sandbox
-    status of code answers, and the per-pair verdicts per extraction mode."""
+    status of code answers, and the per-pair outcomes per extraction mode."""
 
     mode: Mode
     prompts: dict[str, list[Prompt]]
     completions: dict[str, list[Completion]]
     answers: dict[str, dict[ExtractMode, Answers]]
     statuses: dict[str, list[str]]
-    verdicts: dict[ExtractMode, PairVerdicts]
+    outcomes: dict[ExtractMode, PairOutcomes]
 
 
 def read_answers(
@@ -210,13 +210,13 @@ def read_answers(
     return answers, {r: [res.status for res in by_role[r]] for r in ROLES}
 
 
-def pair_verdicts(task: Task, problems: list[Problem], answers: dict[str, dict[ExtractMode, Answers]],
-                  em: ExtractMode) -> PairVerdicts:
-    """Per-pair verdicts: Q1 alone, Q2 alone, and Q1 and Q2 inside the composed answer."""
+def pair_outcomes(task: Task, problems: list[Problem], answers: dict[str, dict[ExtractMode, Answers]],
+                  em: ExtractMode) -> PairOutcomes:
+    """Per-pair outcomes: Q1 alone, Q2 alone, and Q1 and Q2 inside the composed answer."""
     q1_gold = [str(p.metadata["q1_gold"]) for p in problems]
     q2_gold = [str(p.metadata["q2_gold"]) for p in problems]
     pair = answers["pair"][em]
-    return PairVerdicts(
+    return PairOutcomes(
         [p.id for p in problems],
         [task.verify(a[1], g) for a, g in zip(answers["q1"][em], q1_gold)],
         [task.verify(a[1], g) for a, g in zip(answers["q2"][em], q2_gold)],
@@ -243,20 +243,20 @@ def run_mode(
     completions = {r: flat[i * n : (i + 1) * n] for i, r in enumerate(ROLES)}
     texts = {r: [c.text for c in completions[r]] for r in ROLES}
     answers, statuses = read_answers(task, mode, texts, section.sandbox_timeout)
-    verdicts = {em: pair_verdicts(task, problems, answers, em) for em in EXTRACT_MODES}
-    return ModeRun(mode, prompts, completions, answers, statuses, verdicts)
+    outcomes = {em: pair_outcomes(task, problems, answers, em) for em in EXTRACT_MODES}
+    return ModeRun(mode, prompts, completions, answers, statuses, outcomes)
 
 
 def mode_records(run: ModeRun, problems: list[Problem], split: str, iteration: int) -> list[Record]:
     """The graded transcripts of one mode, split `<pair split>/<mode>/<role>`: each completion carries its
-    answer and verdict (a pair's `correct` is S_comp's: both halves right), strict and flexible."""
+    answer and grade (a pair's `correct` is S_comp's: both halves right), strict and flexible."""
     records = []
     for role in ROLES:
         for i, p in enumerate(problems):
             c = run.completions[role][i]
             meta: dict[str, Any] = {"pair_id": p.id, "mode": run.mode, "role": role}
             for em, suffix in (("strict", ""), ("flexible", "_flexible")):
-                v = run.verdicts[em]  # type: ignore[index]
+                v = run.outcomes[em]  # type: ignore[index]
                 first, last = run.answers[role][em][i]  # type: ignore[index]
                 correct = {"pair": v.comp_q1[i] and v.comp_q2[i], "q1": v.q1_alone[i], "q2": v.q2_alone[i]}[role]
                 setattr(c, f"answer{suffix}", last)
@@ -280,7 +280,7 @@ def mean_estimate(hits: Sequence[bool], n_resamples: int, confidence: float, see
     return Estimate(float(a.mean()), float(low), float(high))
 
 
-def gap_summary(v: PairVerdicts, section: CompositionalSection) -> dict[str, Any]:
+def gap_summary(v: PairOutcomes, section: CompositionalSection) -> dict[str, Any]:
     """The GapReport as a dict (each statistic {value, low, high}), plus Q2's accuracy inside the composition
     whatever happened to Q1 (which separates a missed Q1 statement from a missed Q2)."""
     report: GapReport = v.gap(section.n_resamples, section.confidence, section.seed)
@@ -301,7 +301,7 @@ def evaluate_compositional(
     max_new_tokens: int = 256, stop: Sequence[str] = (), iteration: int = 0,
     known: Mapping[str, Completion] | None = None,
 ) -> CompositionalResult:
-    """S1, S2, S_comp, Δ and the distraction analysis per answer mode and extraction mode, and the judged
+    """S1, S2, S_comp, Δ and the distraction analysis per answer mode and extraction mode, and the graded
     transcripts. `shots` is used unless `section.shots` is set; `known` maps prompts to greedy completions
     already sampled (reused for chain-of-thought prompts, so `selfimprove eval` does not sample twice)."""
     section = section or CompositionalSection()
@@ -315,7 +315,7 @@ def evaluate_compositional(
     records: list[Record] = []
     for mode in section.modes:
         run = run_mode(sampler, task, problems, mode, section, shots, max_new_tokens, stop, known)
-        metrics["modes"][mode] = {em: gap_summary(run.verdicts[em], section) for em in EXTRACT_MODES}
+        metrics["modes"][mode] = {em: gap_summary(run.outcomes[em], section) for em in EXTRACT_MODES}
         records += mode_records(run, problems, split, iteration)
     return CompositionalResult(metrics, records)
 

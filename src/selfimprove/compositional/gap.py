@@ -4,7 +4,7 @@ With S1 the accuracy on the Q1 set alone, S2 on the Q2 set alone (X replaced by 
 the composed pairs (both Q1 and Q2 answered right), a model that reasons as well in composition as
 alone would score S1·S2; the reasoning gap is Δ = S_comp - S1·S2 (paper, Sec. 2 and Fig. 1).
 Sec. 4 of the paper traces the gap to distraction (Q1 is solved less often when Q2 follows it) and to
-second-hop failures (Q2 is missed even though Q1 was right). Inputs are per-pair verdicts; confidence
+second-hop failures (Q2 is missed even though Q1 was right). Inputs are per-pair outcomes; confidence
 intervals come from the percentile bootstrap over pairs (Efron & Tibshirani 1993), seeded.
 """
 
@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from selfimprove.errors import UserError
 
-Verdicts = tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]
+Outcomes = tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]
 _CHUNK = 1000
 
 
@@ -33,12 +33,12 @@ def _conditional(hit: NDArray[np.bool_], given: NDArray[np.bool_]) -> NDArray[np
         return np.asarray((hit & given).sum(axis=-1) / given.sum(axis=-1), dtype=np.float64)
 
 
-def _s_comp(v: Verdicts) -> NDArray[np.float64]:
+def _s_comp(v: Outcomes) -> NDArray[np.float64]:
     return _mean(v[2] & v[3])
 
 
 # Each statistic maps (q1_alone, q2_alone, comp_q1, comp_q2), arrays of shape (..., n_pairs), to (...).
-STATISTICS: dict[str, Callable[[Verdicts], NDArray[np.float64]]] = {
+STATISTICS: dict[str, Callable[[Outcomes], NDArray[np.float64]]] = {
     "s1": lambda v: _mean(v[0]),
     "s2": lambda v: _mean(v[1]),
     "s_comp": _s_comp,
@@ -86,27 +86,27 @@ class GapReport:
         return asdict(self)
 
 
-def _as_verdicts(
+def _as_outcomes(
     q1_alone: Sequence[bool], q2_alone: Sequence[bool], comp_q1: Sequence[bool], comp_q2: Sequence[bool]
-) -> Verdicts:
+) -> Outcomes:
     arrays = tuple(np.asarray(a, dtype=bool) for a in (q1_alone, q2_alone, comp_q1, comp_q2))
     lengths = {a.shape for a in arrays}
     if len(lengths) != 1 or arrays[0].ndim != 1 or arrays[0].size == 0:
         raise UserError(
-            f"reasoning gap needs four equally long, non-empty lists of per-pair verdicts; got shapes {sorted(lengths)}"
+            f"reasoning gap needs four equally long, non-empty lists of per-pair outcomes; got shapes {sorted(lengths)}"
         )
     return arrays  # type: ignore[return-value]
 
 
-def bootstrap(verdicts: Verdicts, n_resamples: int, seed: int) -> dict[str, NDArray[np.float64]]:
+def bootstrap(outcomes: Outcomes, n_resamples: int, seed: int) -> dict[str, NDArray[np.float64]]:
     """Every statistic on `n_resamples` resamples of the pairs (drawn with replacement, seeded), computed
     in chunks so that memory stays bounded."""
     rng = np.random.default_rng(seed)
-    n = verdicts[0].size
+    n = outcomes[0].size
     out: dict[str, list[NDArray[np.float64]]] = {name: [] for name in STATISTICS}
     for start in range(0, n_resamples, _CHUNK):
         idx = rng.integers(0, n, size=(min(_CHUNK, n_resamples - start), n))
-        resampled: Verdicts = tuple(a[idx] for a in verdicts)  # type: ignore[assignment]
+        resampled: Outcomes = tuple(a[idx] for a in outcomes)  # type: ignore[assignment]
         for name, statistic in STATISTICS.items():
             out[name].append(statistic(resampled))
     return {name: np.concatenate(parts) for name, parts in out.items()}
@@ -131,15 +131,15 @@ def reasoning_gap(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> GapReport:
-    """The reasoning gap report from per-pair verdicts: `q1_alone[i]` Q1 of pair i solved alone,
+    """The reasoning gap report from per-pair outcomes: `q1_alone[i]` Q1 of pair i solved alone,
     `q2_alone[i]` Q2 (X filled in) solved alone, `comp_q1[i]`/`comp_q2[i]` Q1/Q2 answered right inside the
     composed prompt of pair i."""
     if not 0 < confidence < 1 or n_resamples < 1:
         raise UserError(f"confidence must lie in (0, 1) and n_resamples be positive; got {confidence}, {n_resamples}")
-    verdicts = _as_verdicts(q1_alone, q2_alone, comp_q1, comp_q2)
-    samples = bootstrap(verdicts, n_resamples, seed)
+    outcomes = _as_outcomes(q1_alone, q2_alone, comp_q1, comp_q2)
+    samples = bootstrap(outcomes, n_resamples, seed)
     estimates = {
-        name: Estimate(float(statistic(verdicts)), *_interval(samples[name], confidence))
+        name: Estimate(float(statistic(outcomes)), *_interval(samples[name], confidence))
         for name, statistic in STATISTICS.items()
     }
-    return GapReport(n_pairs=int(verdicts[0].size), confidence=confidence, n_resamples=n_resamples, **estimates)
+    return GapReport(n_pairs=int(outcomes[0].size), confidence=confidence, n_resamples=n_resamples, **estimates)

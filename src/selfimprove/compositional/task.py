@@ -32,7 +32,7 @@ Q1_FLEXIBLE = re.compile(rf"(?:The Q1 answer is|\bX\s*=)\s*{_NUM}", re.IGNORECAS
 NUMBER = re.compile(r"-?(?:\d[\d,]*)?\.?\d+")
 
 
-class PairVerdict(NamedTuple):
+class PairOutcome(NamedTuple):
     """Whether a composed answer got Q1 (as `The Q1 answer is N`) and Q2 (the final answer) right."""
 
     q1_correct: bool
@@ -139,10 +139,10 @@ class CompositionalGSMTask:
         except (ValueError, ZeroDivisionError):
             return False
 
-    def verify_pair(self, problem: Problem, text: str, mode: ExtractMode = "strict") -> PairVerdict:
+    def verify_pair(self, problem: Problem, text: str, mode: ExtractMode = "strict") -> PairOutcome:
         """Both halves of a composed answer; S_comp counts a pair only when both are right."""
         q1 = self.verify(self.extract_q1(text, mode), str(problem.metadata["q1_gold"]))
-        return PairVerdict(q1, self.verify(self.extract(text, mode), problem.gold))
+        return PairOutcome(q1, self.verify(self.extract(text, mode), problem.gold))
 
 
 def _pair_problem(p: Pair) -> Problem:

@@ -5,7 +5,7 @@ Length control (`epsilon` > 0; the length-controlled selection of Wu et al. 2024
 Models", Sec. 3.3): the chosen response is the shortest of those scoring within epsilon of the best, the
 rejected one the longest of those within epsilon of the worst, so that a judge's taste for length is not
 passed on; the pair is dropped when those two are scored the same. A response none of whose judgments parsed
-has no score and is never paired. Each row keeps both scores and, where known, both verdicts, so the
+has no score and is never paired. Each row keeps both scores and, where known, both grades, so the
 pairs can be checked against ground truth (selfimprove.metrics.judging.pair_metrics).
 """
 
@@ -39,7 +39,7 @@ def pick_pair(samples: Sequence[Completion], epsilon: float = 0.0) -> tuple[Comp
 
 
 def judged_pairs(records: Sequence[Record], epsilon: float = 0.0) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """DPO rows (prompt, chosen, rejected + scores, verdicts, lengths) and counts of prompts paired, tied
+    """DPO rows (prompt, chosen, rejected + scores, grades, lengths) and counts of prompts paired, tied
     (no score gap) and unscored (fewer than two responses with a score)."""
     rows: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()

@@ -1,9 +1,9 @@
 """A pairwise judge: which of two responses to the same prompt is better (the MT-Bench judge of Zheng et al.
-2023, "Judging LLM-as-a-Judge", whose verdict format `[[A]]`, `[[B]]` or `[[C]]` for a tie this parser reads).
+2023, "Judging LLM-as-a-Judge", whose answer format `[[A]]`, `[[B]]` or `[[C]]` for a tie this parser reads).
 
 LLM judges favour a position (Zheng et al. 2023, Sec. 3.3), so each pair is judged in both orders and a
 preference counts only as the mean of the two: 1.0 = the first response is better in both orders, 0.0 = the
-second, 0.5 = a tie or a disagreement between orders. An output without a verdict is unparsed (None), and a
+second, 0.5 = a tie or a disagreement between orders. An output without a decision is unparsed (None), and a
 pair with an unparsed order has no preference.
 """
 

@@ -1,7 +1,7 @@
 """Diagnostics computed from records: is a self-improvement gain real progress?
 
 Self-improvement reversal (Wu et al. 2024, "Progress or Regress? Self-Improvement Reversal in
-Post-training"): modules, one measurement each, all pure functions over verdicts, texts or Records.
+Post-training"): modules, one measurement each, all pure functions over grades, texts or Records.
 
 - passk.py           pass@k (Chen et al. 2021) and maj@k (Wang et al. 2022) for one problem
 - coverage.py        sampled accuracy and coverage@N (the two readings of "correct answer coverage")

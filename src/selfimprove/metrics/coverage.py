@@ -13,7 +13,7 @@ we report both, under names that say which is which:
   diagnosis (and `selfimprove.verdict`) relies on: pass@1 up with coverage@N flat means the gain is
   selection among answers the model already had, not new ability.
 
-Both take one list of per-sample verdicts per problem; problems with no samples are not counted.
+Both take one list of per-sample grades per problem; problems with no samples are not counted.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def sampled_accuracy(verdicts: Sequence[Sequence[bool]]) -> float | None:
+def sampled_accuracy(grades: Sequence[Sequence[bool]]) -> float | None:
     """Mean over problems of the fraction of correct samples; None when no problem has samples."""
-    rates = [float(np.mean(v)) for v in verdicts if len(v) > 0]
+    rates = [float(np.mean(v)) for v in grades if len(v) > 0]
     return float(np.mean(rates)) if rates else None
 
 
-def coverage(verdicts: Sequence[Sequence[bool]]) -> float | None:
+def coverage(grades: Sequence[Sequence[bool]]) -> float | None:
     """coverage@N: fraction of problems with at least one correct sample; None when none has samples."""
-    hits = [any(v) for v in verdicts if len(v) > 0]
+    hits = [any(v) for v in grades if len(v) > 0]
     return float(np.mean(hits)) if hits else None

@@ -13,7 +13,7 @@ samples from one group to the other, which by itself would change a pooled diver
 A problem contributes to a group only when at least `min_group` (default 2) of its samples fall in it:
 a single text has no diversity to measure, and counting it would mix accuracy into diversity. Each
 number is the mean over contributing problems; `n_problems` says how many there were (values are None
-when there were none). Strict verdicts (`Completion.correct`) decide the group.
+when there were none). Strict grades (`Completion.correct`) decide the group.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from selfimprove.errors import UserError
-from selfimprove.metrics.records import greedy_verdict
+from selfimprove.metrics.records import greedy_grade
 from selfimprove.types import Record
 
 
@@ -48,11 +48,11 @@ def pass1_by_difficulty(records: Sequence[Record]) -> dict[str, dict[str, Any]]:
     flexible: dict[int, list[bool]] = defaultdict(list)
     for record in records:
         level = difficulty_of(record)
-        verdict = greedy_verdict(record)
-        if level is None or verdict is None:
+        grade = greedy_grade(record)
+        if level is None or grade is None:
             continue
-        strict[level].append(verdict)
-        flexible[level].append(bool(greedy_verdict(record, flexible=True)))
+        strict[level].append(grade)
+        flexible[level].append(bool(greedy_grade(record, flexible=True)))
     return {
         str(level): {
             "n": len(strict[level]),

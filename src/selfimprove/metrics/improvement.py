@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from selfimprove.metrics.passk import pass_at_k
-from selfimprove.metrics.records import greedy_verdict, sample_verdicts
+from selfimprove.metrics.records import greedy_grade, sample_grades
 from selfimprove.types import Record
 
 
@@ -32,7 +32,7 @@ def improvement_ids(records_t: Sequence[Record], records_1: Sequence[Record]) ->
     later, first = _by_key(records_t), _by_key(records_1)
     improved, compared = [], 0
     for key in sorted(later.keys() & first.keys()):
-        now, before = greedy_verdict(later[key]), greedy_verdict(first[key])
+        now, before = greedy_grade(later[key]), greedy_grade(first[key])
         if now is None or before is None:
             continue
         compared += 1
@@ -48,9 +48,9 @@ def improvement_set(records_t: Sequence[Record], records_1: Sequence[Record]) ->
     M_1 has fewer than two samples there."""
     improved, compared = improvement_ids(records_t, records_1)
     first = _by_key(records_1)
-    verdicts = [sample_verdicts(first[key]) for key in improved]
-    n = min((len(v) for v in verdicts), default=0)
-    m1_pass = {str(k): float(np.mean([pass_at_k(len(v), sum(v), k) for v in verdicts])) for k in range(2, n + 1)}
+    grades = [sample_grades(first[key]) for key in improved]
+    n = min((len(v) for v in grades), default=0)
+    m1_pass = {str(k): float(np.mean([pass_at_k(len(v), sum(v), k) for v in grades])) for k in range(2, n + 1)}
     return {
         "n_compared": compared,
         "size": len(improved),

@@ -3,7 +3,7 @@
 Self-rewarding training (Yuan et al. 2024) trains on pairs that the model's own judge picked; the reward
 alone cannot tell improvement from a model that learned to please itself (Denison et al. 2024 on reward
 tampering; "training reward saturated at 1.0 while independently measured task accuracy collapsed",
-TRL PR #5790). Where every judged response also has a verdict against the gold answer, these pure
+TRL PR #5790). Where every judged response also has a grade against the gold answer, these pure
 functions measure:
 
 - judge vs truth: accuracy of "score >= threshold" as a prediction of correct; pairwise accuracy (within a
@@ -49,7 +49,7 @@ def has_truth(c: Completion) -> bool:
 
 
 def scored(records: Sequence[Record]) -> list[list[tuple[float, bool]]]:
-    """Per record, (score, correct) of each response with a score and a verdict."""
+    """Per record, (score, correct) of each response with a score and a grade."""
     out = []
     for record in records:
         pairs = [(mean_score(c.judgments), bool(c.correct)) for c in record.samples if has_truth(c)]
@@ -58,7 +58,7 @@ def scored(records: Sequence[Record]) -> list[list[tuple[float, bool]]]:
 
 
 def judge_accuracy(records: Sequence[Record], threshold: float = 4.0) -> float | None:
-    """Share of scored responses where `score >= threshold` agrees with the gold verdict."""
+    """Share of scored responses where `score >= threshold` agrees with the gold grade."""
     flat = [s for per in scored(records) for s in per]
     return _mean([float((score >= threshold) == ok) for score, ok in flat])
 
@@ -102,7 +102,7 @@ def score_distribution(records: Sequence[Record]) -> dict[str, Any]:
 
 def pair_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The DPO pairs the judge picked (rows with chosen/rejected, their scores and, where known, their
-    verdicts `chosen_correct`/`rejected_correct`): reward of the chosen, their true accuracy, lengths, and
+    grades `chosen_correct`/`rejected_correct`): reward of the chosen, their true accuracy, lengths, and
     the share of pairs where the chosen response is worse than the rejected one."""
     known = [r for r in rows if r.get("chosen_correct") is not None and r.get("rejected_correct") is not None]
     return {

@@ -65,7 +65,7 @@ def maj_at_k(answers: Sequence[str | None], correct: Sequence[bool], k: int) -> 
     """maj@k for one problem: mean correctness of the majority vote over disjoint blocks of k samples."""
     n = len(answers)
     if len(correct) != n:
-        raise UserError(f"maj@k got {n} answers but {len(correct)} verdicts; they must pair up")
+        raise UserError(f"maj@k got {n} answers but {len(correct)} grades; they must pair up")
     if not 1 <= k <= n:
         raise UserError(f"maj@{k} needs 1 <= k <= n = {n} samples; sample more or choose a smaller k")
     hits = []

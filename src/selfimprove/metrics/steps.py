@@ -1,6 +1,6 @@
 """Right answer, wrong reasoning: false-positive rate and CoT-pass@k from step checks (verify/steps.py).
 
-- false-positive rate: the share of answer-correct completions (strict verdict) whose step check found a
+- false-positive rate: the share of answer-correct completions (strict grade) whose step check found a
   wrong step, among the answer-correct completions with at least one step checked (Wang et al. 2025,
   arXiv 2502.06217, call these false positives of outcome verification). Samples and greedy completions
   are counted apart.

@@ -34,7 +34,7 @@ from selfimprove.metrics.coverage import coverage, sampled_accuracy
 from selfimprove.metrics.diversity import Values, problem_values, summarize_values
 from selfimprove.metrics.generalization import difficulty_of, disparity, ood_gap, pass1_by_difficulty
 from selfimprove.metrics.passk import maj_at_k, pass_at_k, powers_of_two
-from selfimprove.metrics.records import greedy_verdict, sample_answers, sample_verdicts
+from selfimprove.metrics.records import greedy_grade, sample_answers, sample_grades
 from selfimprove.metrics.semantic import EmbeddingCache
 from selfimprove.metrics.steps import step_metrics
 from selfimprove.types import Record
@@ -49,25 +49,25 @@ def greedy_metrics(records: Sequence[Record]) -> dict[str, Any]:
     with_greedy = [r for r in records if r.greedy is not None]
     return {
         "n_greedy": len(with_greedy),
-        "greedy_pass@1": _mean_or_none([bool(greedy_verdict(r)) for r in with_greedy]),
-        "greedy_pass@1_flexible": _mean_or_none([bool(greedy_verdict(r, flexible=True)) for r in with_greedy]),
+        "greedy_pass@1": _mean_or_none([bool(greedy_grade(r)) for r in with_greedy]),
+        "greedy_pass@1_flexible": _mean_or_none([bool(greedy_grade(r, flexible=True)) for r in with_greedy]),
     }
 
 
 def sampled_metrics(records: Sequence[Record], flexible: bool = False) -> dict[str, Any]:
-    """pass@k, maj@k, sampled accuracy and coverage@N for one kind of verdict (strict or flexible)."""
+    """pass@k, maj@k, sampled accuracy and coverage@N for one kind of grade (strict or flexible)."""
     sampled = [r for r in records if r.samples]
     suffix = "_flexible" if flexible else ""
-    verdicts = [sample_verdicts(r, flexible) for r in sampled]
-    ks = powers_of_two(min(len(v) for v in verdicts)) if verdicts else []
+    grades = [sample_grades(r, flexible) for r in sampled]
+    ks = powers_of_two(min(len(v) for v in grades)) if grades else []
     answers = [sample_answers(r, flexible) for r in sampled]
     return {
-        f"pass@k{suffix}": {str(k): float(np.mean([pass_at_k(len(v), sum(v), k) for v in verdicts])) for k in ks},
+        f"pass@k{suffix}": {str(k): float(np.mean([pass_at_k(len(v), sum(v), k) for v in grades])) for k in ks},
         f"maj@k{suffix}": {
-            str(k): float(np.mean([maj_at_k(a, v, k) for a, v in zip(answers, verdicts)])) for k in ks
+            str(k): float(np.mean([maj_at_k(a, v, k) for a, v in zip(answers, grades)])) for k in ks
         },
-        f"sampled_accuracy{suffix}": sampled_accuracy(verdicts),
-        f"coverage@N{suffix}": coverage(verdicts),
+        f"sampled_accuracy{suffix}": sampled_accuracy(grades),
+        f"coverage@N{suffix}": coverage(grades),
     }
 
 
@@ -98,9 +98,9 @@ def per_problem(records: Sequence[Record], diversity_values: Values) -> dict[str
     return {
         "problem_id": [r.problem_id for r in records],
         "difficulty": [difficulty_of(r) for r in records],
-        "greedy": [None if (v := greedy_verdict(r)) is None else int(v) for r in records],
+        "greedy": [None if (v := greedy_grade(r)) is None else int(v) for r in records],
         "samples": [len(r.samples) for r in records],
-        "correct_samples": [sum(sample_verdicts(r)) for r in records],
+        "correct_samples": [sum(sample_grades(r)) for r in records],
         "diversity": diversity_values,
     }
 

@@ -186,7 +186,7 @@ def evaluate_stage(
 def data_summary(run: RunDir, t: int, method: Method) -> dict[str, Any]:
     """What iteration t trained on: how much of M_{t-1}'s sampled data was correct, and the rows by source."""
     records = read_records(run.iter_dir(t) / "samples.jsonl")
-    verdicts = [bool(c.correct) for r in records for c in r.samples]
+    grades = [bool(c.correct) for r in records for c in r.samples]
     rows = list(read_jsonl(run.iter_dir(t) / f"train_{method}.jsonl"))
     sources = Counter(str(row.get("source", "unknown")) for row in rows)
     checked = [row["steps_ok"] for row in rows if row.get("steps_ok") is not None]
@@ -194,8 +194,8 @@ def data_summary(run: RunDir, t: int, method: Method) -> dict[str, Any]:
     return {
         "method": method,
         "improve_problems": len(records),
-        "improve_samples": len(verdicts),
-        "improve_sampled_accuracy": sum(verdicts) / len(verdicts) if verdicts else None,
+        "improve_samples": len(grades),
+        "improve_sampled_accuracy": sum(grades) / len(grades) if grades else None,
         "improve_solved": sum(any(c.correct for c in r.samples) for r in records),
         "train_rows": len(rows),
         "train_rows_by_source": dict(sorted(sources.items())),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pydantic import Field
 
 from selfimprove.config import Section
-from selfimprove.metrics.records import greedy_verdict
+from selfimprove.metrics.records import greedy_grade
 from selfimprove.report.load import Run, pick
 from selfimprove.types import Prompt, Record
 
@@ -34,7 +34,7 @@ class BrowserSection(Section):
 
 @dataclass
 class Cell:
-    """One iteration's greedy completion of a problem, with its verdict and how many samples were right."""
+    """One iteration's greedy completion of a problem, with its grade and how many samples were right."""
 
     iteration: int
     text: str
@@ -85,14 +85,14 @@ def _cell(iteration: int, record: Record | None, max_chars: int) -> Cell | None:
     text = "(no greedy completion)" if greedy is None else _cut(greedy.text, max_chars)
     right = sum(bool(c.correct) for c in record.samples)
     wrong = list(greedy.steps_wrong) if greedy is not None and greedy.steps_ok is False else []
-    return Cell(iteration, text, greedy.answer if greedy else None, greedy_verdict(record), right, len(record.samples),
+    return Cell(iteration, text, greedy.answer if greedy else None, greedy_grade(record), right, len(record.samples),
                 wrong)
 
 
 def _moved(first: dict[Key, Record], last: dict[Key, Record], now: bool) -> list[Key]:
-    """Keys whose greedy verdict went from `not now` at iteration 0 to `now` at the last iteration."""
+    """Keys whose greedy grade went from `not now` at iteration 0 to `now` at the last iteration."""
     before = not now
-    return [k for k, r in last.items() if k in first and greedy_verdict(r) is now and greedy_verdict(first[k]) is before]
+    return [k for k, r in last.items() if k in first and greedy_grade(r) is now and greedy_grade(first[k]) is before]
 
 
 def _pick(first: dict[Key, Record], last: dict[Key, Record], in_is: set[str], opts: BrowserSection,

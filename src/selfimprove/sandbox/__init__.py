@@ -5,7 +5,7 @@
     results = run_many([(program, tests), ...])   # in parallel over a pool, in input order
 
 Statuses: passed (the tests returned normally), failed (an assertion or any exception in the tests, or
-the process ended before the tests finished, or a forged/duplicated verdict), error (the program or the
+the process ended before the tests finished, or a forged/duplicated result message), error (the program or the
 tests do not compile, the program raises at import, or the sandbox could not be set up), timeout (wall
 clock or CPU time), killed (a signal: memory, file size, segfault; or the output limit).
 
@@ -18,7 +18,7 @@ Threat model. The program is hostile: it may have been written (or trained) to m
 pass. It runs in its own process, the candidate; the tests run in another, the tester (_tester.py),
 forked by the trusted supervisor after the candidate, under a different uid where uids can be picked
 (else with every capability dropped and not dumpable). The candidate holds only two pipes to the tester;
-it never has the tests, the nonce or the verdict channel in its memory or its descriptors. The tester
+it never has the tests, the nonce or the result channel in its memory or its descriptors. The tester
 calls the program's top-level functions across the pipes and gets back plain data only (_wire.py:
 exact built-in types, nothing with code of the program), so every comparison in the tests runs on the
 tester's side with the tester's builtins. What this rules out, each in tests/test_sandbox_adversarial.py:
@@ -37,7 +37,7 @@ What it does not rule out: a program that is right on the tests' inputs and wron
 hard-codes answers it saw in the prompt (MBPP shows its asserts) -- weak tests, not a broken sandbox;
 a kernel exploit; and, in the weaker modes (uid, none), the gaps their warnings name.
 
-Verdicts (verdict.py): 'passed' needs a message carrying a per-run nonce, written by the tester after the
+Statuses (status.py): 'passed' needs a message carrying a per-run nonce, written by the tester after the
 tests returned, exactly once, and the tester's exit code 0. Objects that are not plain data stay in the
 candidate as handles: equal only to themselves; their attributes, len, str and iteration come back as
 plain data. Exceptions come back as the built-in exception of the same name (so tests expecting a

@@ -1,7 +1,7 @@
 """The candidate's process: run the model's program, then answer the tester's calls into it.
 
 Untrusted code runs here and only here. The process holds two pipe ends to the tester and its stdout and
-stderr; it never sees the tests, the nonce or the verdict channel. Whatever this file does can be undone
+stderr; it never sees the tests, the nonce or the result channel. Whatever this file does can be undone
 by the program (it shares the interpreter), so nothing here decides anything: it only turns objects into
 plain data for the tester, which trusts none of it (see _tester.py).
 

@@ -1,5 +1,5 @@
 """The in-child half of the sandbox: a trusted supervisor that isolates the run and forks its two
-processes, the candidate (runs the model's program) and the tester (runs the tests, writes the verdict).
+processes, the candidate (runs the model's program) and the tester (runs the tests, writes the result message).
 
 `runner.py` starts this file as `python -I -B -c "...import _supervisor; _supervisor.main()" PAYLOAD TESTS
 STATUS_FD` (isolation.START), as root (or as
@@ -14,13 +14,13 @@ The supervisor (trusted, never runs model code):
      lay under them (a virtualenv in /tmp), and hides non-traversable directories (e.g. /root);
   3. forks the candidate with the program only (the tests are read after that fork, so they are never
      in its memory), then forks the tester with the tests and the nonce; the two talk over two pipes;
-  4. waits for the tester, ends the candidate, and relays the tester's exit status and verdict bytes to
+  4. waits for the tester, ends the candidate, and relays the tester's exit status and result message to
      the parent on a pipe only the supervisor holds (or the candidate's signal, when it was killed by
      a limit and the tests did not pass).
 
 Each child sets resource limits, drops to its own unprivileged uid (or drops all capabilities), refuses
 unix sockets (_seccomp.py), and the tester makes itself non-dumpable, so the candidate cannot trace it,
-read its memory or signal it (where uids differ). See _tester.py for what the verdict rests on.
+read its memory or signal it (where uids differ). See _tester.py for what the result message rests on.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ MS_RELATIME, MS_STRICTATIME = 1 << 21, 1 << 24
 SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
 PR_CAPBSET_DROP, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 24, 4, 38
 LINUX = sys.platform.startswith("linux")  # elsewhere only mode 'none' exists: limits, best effort
-VERDICT_CAP = 65536
+RESULT_CAP = 65536
 CANDIDATE_GRACE = 0.5  # seconds a candidate may take to end by itself after the tester failed
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -335,32 +335,32 @@ def _supervise(payload: Payload, tests_fd: int, status_fd: int) -> dict[str, obj
     os.close(to_tester)
     with os.fdopen(tests_fd, "rb") as fh:
         secret = marshal.load(fh)  # read only now: never in the candidate's memory
-    verdict_r, verdict_w = os.pipe()
-    tester_fds = (from_candidate, from_tester, verdict_w)
+    result_r, result_w = os.pipe()
+    tester_fds = (from_candidate, from_tester, result_w)
 
     def tester() -> NoReturn:
         os.close(status_fd)
         _child(
             lambda: _enter(payload, payload["tester"], "/", tester_fds),
-            lambda: _run_tester(secret, from_candidate, from_tester, verdict_w, payload),
-            lambda error: os.write(verdict_w, b"error\tsetup\t" + error.encode("unicode_escape") + b"\n"),
+            lambda: _run_tester(secret, from_candidate, from_tester, result_w, payload),
+            lambda error: os.write(result_w, b"error\tsetup\t" + error.encode("unicode_escape") + b"\n"),
         )
 
     tester_pid = _fork(tester)
-    for fd in (from_candidate, from_tester, verdict_w):
+    for fd in (from_candidate, from_tester, result_w):
         os.close(fd)
     _, status = os.waitpid(tester_pid, 0)
-    os.set_blocking(verdict_r, False)
+    os.set_blocking(result_r, False)
     try:
-        verdict = os.read(verdict_r, VERDICT_CAP)
+        result = os.read(result_r, RESULT_CAP)
     except BlockingIOError:
-        verdict = b""
-    os.close(verdict_r)
-    candidate_signal = _end_candidate(candidate_pid, waited=not verdict.startswith(b"passed\t"))
+        result = b""
+    os.close(result_r)
+    candidate_signal = _end_candidate(candidate_pid, waited=not result.startswith(b"passed\t"))
     if payload["drop"] == "uid" and not payload["pid_namespace"]:
         _kill_uid(payload["owner"])
         _kill_uid(payload["tester"])
-    report: dict[str, object] = {"verdict": verdict}
+    report: dict[str, object] = {"result": result}
     if os.WIFSIGNALED(status):
         report["signal"] = os.WTERMSIG(status)
     elif candidate_signal is not None:
@@ -370,11 +370,11 @@ def _supervise(payload: Payload, tests_fd: int, status_fd: int) -> dict[str, obj
     return report
 
 
-def _run_tester(secret: dict[str, str], inbox: int, outbox: int, verdict_fd: int, payload: Payload) -> NoReturn:
+def _run_tester(secret: dict[str, str], inbox: int, outbox: int, result_fd: int, payload: Payload) -> NoReturn:
     if LINUX and not (payload["drop"] == "uid" and not payload["mount_namespace"]):
         # not traceable, no /proc/PID/mem or fd for the candidate (uid mode: the uids differ already)
         _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")
-    _tester.tester(secret["tests"], secret["nonce"].encode("ascii"), inbox, outbox, verdict_fd)
+    _tester.tester(secret["tests"], secret["nonce"].encode("ascii"), inbox, outbox, result_fd)
 
 
 def _end_candidate(pid: int, waited: bool) -> int | None:

@@ -1,5 +1,5 @@
 """The tester's process: run the tests (trusted dataset code) against the candidate across a process
-boundary, and write the verdict.
+boundary, and write the result message.
 
 The candidate's program runs in another process, under another uid where there is one, and this process
 is not dumpable, so the program can neither read nor write this process's memory, nor trace it; it shares
@@ -218,34 +218,35 @@ def _namespace(exports: dict[Any, Any], modules: dict[Any, Any], used: set[str])
     return namespace
 
 
-def tester(tests: str, nonce: bytes, inbox: int, outbox: int, verdict_fd: int) -> NoReturn:
-    """Compile the tests, wait for the program, run the tests, write the one verdict line."""
+def tester(tests: str, nonce: bytes, inbox: int, outbox: int, result_fd: int) -> NoReturn:
+    """Compile the tests, wait for the program, run the tests, write the one result line."""
 
-    def verdict(status: str, phase: str, error: str) -> NoReturn:
+    def write_result(status: str, phase: str, error: str) -> NoReturn:
         for stream in (sys.__stdout__, sys.__stderr__):
             if stream is not None:
                 stream.flush()
         line = status.encode() + b"\t" + phase.encode() + b"\t" + error[:ERROR_CAP].encode("unicode_escape")
-        os.write(verdict_fd, line + b"\n")
+        os.write(result_fd, line + b"\n")
         os._exit(0 if status == "passed" else 1)
 
     try:
         code = compile(tests, "<tests>", "exec", dont_inherit=True, optimize=0)
     except BaseException as exc:  # noqa: BLE001 - any compile failure of the tests
-        verdict("error", "compile", f"{type(exc).__name__}: {exc}")
+        write_result("error", "compile", f"{type(exc).__name__}: {exc}")
     link = Link(inbox, outbox)
     try:
         ready = link.receive()
     except CandidateError as exc:
-        verdict("failed", "program", str(exc))
+        write_result("failed", "program", str(exc))
     if ready[0] != "ready" or len(ready) != 3 or type(ready[1]) is not dict or type(ready[2]) is not dict:
         phase = ready[3] if len(ready) == 4 and ready[3] in ("compile", "program", "setup") else "program"
-        verdict("error", phase, f"{ready[1]}: {ready[2]}" if len(ready) >= 3 else "unreadable report of the program")
+        detail = f"{ready[1]}: {ready[2]}" if len(ready) >= 3 else "unreadable report of the program"
+        write_result("error", phase, detail)
     namespace = _namespace(ready[1], ready[2], _names(code))
     try:
         exec(code, namespace)  # noqa: S102 - the tests are the dataset's code
     except BaseException as exc:  # noqa: BLE001 - any exception in the tests fails them
         _wire.print_traceback(exc)
-        verdict("failed", "tests", f"{type(exc).__name__}: {exc}")
-    verdict("passed", nonce.decode("ascii"), "")
+        write_result("failed", "tests", f"{type(exc).__name__}: {exc}")
+    write_result("passed", nonce.decode("ascii"), "")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from selfimprove.errors import UserError
 from selfimprove.sandbox import isolation
 from selfimprove.sandbox.config import SandboxConfig
-from selfimprove.sandbox.verdict import Observed
+from selfimprove.sandbox.status import Observed
 
 REPORT_CAP = 1 << 20
 DRAIN_AFTER_REPORT = 0.5  # seconds to keep reading stdout/stderr once the supervisor has reported

@@ -3,7 +3,7 @@
 Each run gets a fresh temporary directory (deleted afterwards), a fresh nonce, (where we can pick them)
 fresh uids for the program's and the tests' processes, a memory cgroup where one can be made, and two
 files, the payload and the tests, that the supervisor deletes before any untrusted code starts.
-process.py starts and watches the child; verdict.py decides the status from the trusted supervisor's
+process.py starts and watches the child; status.py decides the status from the trusted supervisor's
 report, never from the code's output or exit code.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 from selfimprove.errors import UserError
 from selfimprove.sandbox import cgroup, isolation, process
 from selfimprove.sandbox.config import Result, SandboxConfig
-from selfimprove.sandbox.verdict import decide
+from selfimprove.sandbox.status import decide
 
 FALLBACK_FLOOR_MB = 256
 _PROBE = ("def probe():\n    return 41 + 1\n", "assert probe() == 42\n")

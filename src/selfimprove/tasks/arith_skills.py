@@ -78,7 +78,7 @@ def flawed_solution(rng: random.Random, problem: world.WordProblem, other: world
 
 
 def rubric_points(problem: world.WordProblem, response_text: str) -> dict[str, bool]:
-    """Each point of the additive rubric, judged against the world's ground truth."""
+    """Each point of the additive rubric, checked against the world's ground truth."""
     eqs = [(int(a), op, int(b), int(c)) for a, op, b, c in EQUATION.findall(response_text)]
     right = [op != "/" or (b and a % b == 0) for a, op, b, _ in eqs]
     right = [ok and _apply(op, a, b) == c for ok, (a, op, b, c) in zip(right, eqs)]

@@ -237,11 +237,11 @@ def check_steps(text: str, answer: str | None = None, latex: bool = False) -> St
     checked, wrong = 0, []
     last: str | None = None
     for statement in statements(text, latex):
-        verdict = holds(statement)
-        if verdict is None:
+        is_true = holds(statement)
+        if is_true is None:
             continue
         checked, last = checked + 1, statement
-        if not verdict:
+        if not is_true:
             wrong.append(statement)
     if answer is not None and last is not None:
         result = last_result(last)

@@ -1,4 +1,4 @@
-"""Per-pair verdicts for the reasoning gap, read from the greedy completions of the three splits of
+"""Per-pair outcomes for the reasoning gap, read from the greedy completions of the three splits of
 `CompositionalGSMTask` (pairs, q1, q2), joined by pair id."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from selfimprove.types import ExtractMode, Problem, Record
 
 
 @dataclass(frozen=True)
-class PairVerdicts:
-    """Aligned per-pair verdicts: Q1 alone, Q2 alone, Q1 and Q2 inside the composition."""
+class PairOutcomes:
+    """Aligned per-pair outcomes: Q1 alone, Q2 alone, Q1 and Q2 inside the composition."""
 
     pair_ids: list[str]
     q1_alone: list[bool]
@@ -40,27 +40,27 @@ def _text(record: Record) -> str:
     return record.greedy.text
 
 
-def pair_verdicts(
+def pair_outcomes(
     task: CompositionalGSMTask,
     pairs: Sequence[Record],
     q1: Sequence[Record],
     q2: Sequence[Record],
     mode: ExtractMode = "strict",
-) -> PairVerdicts:
+) -> PairOutcomes:
     """Join the records of the `pairs`, `q1` and `q2` splits (q1/q2 ids are `<pair id>/q1`, `/q2`).
     A pair without both single-question records is an error: the gap needs all three on the same pairs."""
     singles = {r.problem_id: r for r in (*q1, *q2)}
     missing = [r.problem_id for r in pairs if not {f"{r.problem_id}/q1", f"{r.problem_id}/q2"} <= singles.keys()]
     if missing:
         raise UserError(f"{len(missing)} pairs lack q1/q2 records (first: {missing[0]}); evaluate all three splits")
-    out = PairVerdicts([], [], [], [], [])
+    out = PairOutcomes([], [], [], [], [])
     for record in pairs:
         problem = Problem(record.problem_id, record.prompt, record.gold, record.metadata)
-        verdict = task.verify_pair(problem, _text(record), mode)
+        outcome = task.verify_pair(problem, _text(record), mode)
         alone = [singles[f"{record.problem_id}/{k}"] for k in ("q1", "q2")]
         out.pair_ids.append(record.problem_id)
         out.q1_alone.append(task.verify(task.extract(_text(alone[0]), mode), alone[0].gold))
         out.q2_alone.append(task.verify(task.extract(_text(alone[1]), mode), alone[1].gold))
-        out.comp_q1.append(verdict.q1_correct)
-        out.comp_q2.append(verdict.q2_correct)
+        out.comp_q1.append(outcome.q1_correct)
+        out.comp_q2.append(outcome.q2_correct)
     return out

@@ -1,7 +1,7 @@
 """Turn what the parent observed into a status. The only place where 'passed' is decided.
 
 'passed' needs all of: the trusted supervisor's report, the tester's exit code 0, and exactly one message
-on the verdict channel (which only the tester holds), saying passed and carrying this run's nonce.
+on the result channel (which only the tester holds), saying passed and carrying this run's nonce.
 Printing "passed", exiting early with code 0, raising SystemExit, writing guesses into every file
 descriptor, or forking so that two processes report all end as failed: none of them can produce that
 message with the right nonce.
@@ -46,29 +46,29 @@ def _from_signal(number: int, cpu_limit: int) -> tuple[Status, str]:
     return "killed", f"killed by {_signal_name(number)}"
 
 
-def _from_verdict(verdict: bytes, nonce: str, exit_code: int | None) -> tuple[Status, str]:
+def _from_result(message: bytes, nonce: str, exit_code: int | None) -> tuple[Status, str]:
     """The tester writes one line: b"passed\t<nonce>\t" or b"failed|error\t<phase>\t<escaped error>"."""
-    lines = verdict.split(b"\n")
+    lines = message.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
     if not lines:
         return "failed", f"the program exited (code {exit_code}) before the tests finished"
-    if len(lines) > 1 or not verdict.endswith(b"\n"):
-        return "failed", f"the verdict channel held {len(lines)} messages: tampering or a fork; not counted"
+    if len(lines) > 1 or not message.endswith(b"\n"):
+        return "failed", f"the result channel held {len(lines)} messages: tampering or a fork; not counted"
     fields = lines[0].split(b"\t")
     if len(fields) != 3:
-        return "failed", "unreadable verdict: tampering; not counted"
+        return "failed", "unreadable result message: tampering; not counted"
     status, second, error = fields
     if status == b"passed":
         if second != nonce.encode("ascii") or error:
-            return "failed", "forged verdict (wrong nonce)"
+            return "failed", "forged result message (wrong nonce)"
         if exit_code != 0:
             return "failed", f"the process exited with code {exit_code} after reporting"
         return "passed", ""
     if status in (b"failed", b"error"):
         text = error.decode("unicode_escape", "replace")
         return ("failed" if status == b"failed" else "error"), f"{second.decode('ascii', 'replace')}: {text}"
-    return "failed", "unknown verdict status: tampering; not counted"
+    return "failed", "unknown result status: tampering; not counted"
 
 
 def decide(observed: Observed, nonce: str) -> tuple[Status, str, int | None]:
@@ -90,5 +90,5 @@ def decide(observed: Observed, nonce: str) -> tuple[Status, str, int | None]:
         status, detail = _from_signal(int(report["signal"]), observed.cpu_limit)
         return status, detail, -int(report["signal"])
     exit_code = report.get("exit_code")
-    status, detail = _from_verdict(bytes(report.get("verdict", b"")), nonce, exit_code)
+    status, detail = _from_result(bytes(report.get("result", b"")), nonce, exit_code)
     return status, detail, exit_code
