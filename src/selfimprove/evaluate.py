@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from selfimprove.attempts import check_attempts, correct_attempts
 from selfimprove.collapse.monitor import PerplexityMonitorSection
 from selfimprove.compositional.suite import CompositionalSuite
 from selfimprove.config import Section
@@ -16,6 +17,11 @@ class EvalSection(Section):
     splits: list[str] = Field(default_factory=lambda: ["test", "ood"], min_length=1, description="Splits to evaluate.")
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N problems of each split.")
     k: int = Field(8, ge=0, description="Samples per problem for pass@k, maj@k, coverage and diversity (0 = greedy only).")
+    attempts: int = Field(
+        1, ge=1, description="Greedy attempts per problem: 2 = answer, then the task's correction instruction and a "
+        "second answer (Kumar et al. 2024); the greedy metrics read the last attempt and `correction` holds Acc@t1, "
+        "Acc@t2, Δ, Δi→c, Δc→i.",
+    )
     semantic: bool = Field(True, description="Compute semantic diversity (MiniLM embeddings, cached per run).")
     perplexity: PerplexityMonitorSection = Field(
         default_factory=PerplexityMonitorSection,
@@ -44,12 +50,18 @@ def evaluate_split(
     sampler: Sampler, task: Task, split: str, sampling: SamplingSection, ev: EvalSection, shots: int,
     iteration: int = 0,
 ) -> list[Record]:
-    """Greedy completion plus `ev.k` samples per problem of one split, all judged."""
+    """Greedy completion (an episode of `ev.attempts` attempts) plus `ev.k` samples per problem of one split,
+    all judged."""
+    check_attempts(task, ev.attempts)
     problems = task.load(split, ev.limit)
     prompts = [task.format_prompt(p, shots) for p in problems]
     greedy = sampler.sample(prompts, sampling.params(greedy=True))
     samples = sampler.sample(prompts, sampling.model_copy(update={"n": ev.k}).params()) if ev.k else [[] for _ in problems]
     judge_all(task, problems, greedy, f"{split} greedy")
+    if ev.attempts > 1:
+        firsts = correct_attempts(sampler, task, problems, prompts, [g[0] for g in greedy],
+                                  sampling.params(greedy=True), ev.attempts)
+        greedy = [[c] for c in firsts]
     judge_all(task, problems, samples, f"{split} samples")
     return [
         Record(p.id, iteration, split, prompt, p.gold, p.metadata, g[0], s)

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from rich.console import Console
 
+from selfimprove.attempts import check_attempts
 from selfimprove.commands.compositional import default_splits, eval_gap, gap_requested
 from selfimprove.compositional.evaluate import CompositionalSection
 from selfimprove.compositional.suite import suite_metrics
@@ -67,6 +68,7 @@ def run_eval(cfg: EvalConfig) -> dict:
     check_out_folder(Path(cfg.out or "."))
     task = get_task(cfg.task.name, **cfg.task.options)
     cfg.eval.splits = default_splits(cfg.task.name, cfg.eval.splits, "splits" in cfg.eval.model_fields_set)
+    check_attempts(task, cfg.eval.attempts)  # fail on a task without a correction instruction before loading
     for split in cfg.eval.splits:
         check_nonempty(task, split)  # fail on a bad or empty split before loading the model
     sampler = make_sampler(cfg.model, batch_size=cfg.sampling.batch_size)
