@@ -14,7 +14,7 @@ from selfimprove.metrics.correction import correction_metrics, records_correctio
 from selfimprove.sampling import ChatPrompts
 from selfimprove.tasks import get_task
 from selfimprove.types import Completion, Record
-from tests.test_cli_inputs import EVAL, assert_refused, entry
+from test_cli_inputs import EVAL, assert_refused, entry
 
 # Ten hand-made episodes: 3 right twice, 1 broken (right -> wrong), 2 fixed (wrong -> right), 4 wrong twice.
 FIRST = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
