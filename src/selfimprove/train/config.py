@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from selfimprove.config import Section
+from selfimprove.train.grpo_config import GRPOSection
 
 
 class LoraSection(Section):
@@ -45,3 +46,4 @@ class TrainSection(Section):
         description="Trainer logging integrations (tensorboard, mlflow, wandb); empty = none, nothing needs a network.",
     )
     lora: LoraSection = Field(default_factory=LoraSection, description="LoRA through PEFT.")
+    grpo: GRPOSection = Field(default_factory=GRPOSection, description="GRPO (online RL on the task's verifier).")
