@@ -10,7 +10,7 @@ import pytest
 
 from selfimprove.attempts import episode, next_prompts
 from selfimprove.correction import SOLUTION
-from selfimprove.metrics.correction import correction_metrics, records_correction
+from selfimprove.metrics.correction import correction_intervals, correction_metrics, records_correction
 from selfimprove.sampling import ChatPrompts
 from selfimprove.tasks import get_task
 from selfimprove.types import Completion, Record
@@ -22,9 +22,10 @@ SECOND = [1, 1, 1, 0, 1, 1, 0, 0, 0, 0]
 
 
 def test_deltas_match_hand_counts() -> None:
-    m = correction_metrics([bool(x) for x in FIRST], [bool(x) for x in SECOND])
+    first, second = [bool(x) for x in FIRST], [bool(x) for x in SECOND]
+    m = {**correction_metrics(first, second), **correction_intervals(first, second)}
     # Acc@t1 = 4/10, Acc@t2 = 5/10; fixed (0 -> 1): problems 5 and 6; broken (1 -> 0): problem 4.
-    assert m["n_problems"] == 10
+    assert m["n"] == 10
     assert m["acc_t1"] == pytest.approx(0.4) and m["acc_t2"] == pytest.approx(0.5)
     assert m["delta"] == pytest.approx(0.1)
     assert m["delta_i2c"] == pytest.approx(0.2) and m["delta_c2i"] == pytest.approx(0.1)
@@ -36,15 +37,14 @@ def test_deltas_match_hand_counts() -> None:
 
 
 def test_no_change_has_a_zero_width_delta() -> None:
-    m = correction_metrics([True, False, True], [True, False, True])
+    m = {**correction_metrics([True, False, True], [True, False, True]),
+         **correction_intervals([True, False, True], [True, False, True])}
     assert m["delta"] == 0 and m["intervals"]["delta"] == [0.0, 0.0] and m["mcnemar_p"] == 1.0
 
 
 def test_unpaired_attempts_are_refused() -> None:
-    from selfimprove.errors import UserError
-
-    with pytest.raises(UserError, match="pair up"):
-        correction_metrics([True, False], [True])
+    with pytest.raises(ValueError, match="pair them"):
+        correction_intervals([True, False], [True])
 
 
 def test_records_read_first_and_last_attempt() -> None:
@@ -87,5 +87,6 @@ def test_two_attempt_eval_end_to_end(micro_model: Path, tmp_path: Path, capsys) 
     assert all(len(r.greedy.attempts) == 2 and r.greedy.correct == r.greedy.attempts[1].correct for r in rows)
     firsts = [bool(r.greedy.attempts[0].correct) for r in rows]
     seconds = [bool(r.greedy.attempts[1].correct) for r in rows]
-    assert metrics["correction"] == json.loads(json.dumps(correction_metrics(firsts, seconds)))
+    expected = {**correction_metrics(firsts, seconds), **correction_intervals(firsts, seconds)}
+    assert metrics["correction"] == json.loads(json.dumps(expected))
     assert metrics["greedy_pass@1"] == metrics["correction"]["acc_t2"]

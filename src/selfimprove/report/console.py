@@ -78,5 +78,5 @@ def correction_caption(split: str, corr: Any) -> str | None:
         low, high = corr.get("intervals", {}).get(key) or (None, None)
         return _estimate({"value": corr[key], "low": low, "high": high})
 
-    return f"self-correction {split}, {corr['n_problems']} problems: " + ", ".join(
+    return f"self-correction {split}, {corr['n']} problems: " + ", ".join(
         f"{LABELS[k]} {estimate(k)}" for k in KEYS)

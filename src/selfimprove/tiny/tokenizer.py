@@ -16,6 +16,7 @@ import re
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
+from selfimprove.tasks import arith_skills as skills
 from selfimprove.tasks import arith_world as world
 
 WORD, OTHER = r" ?[A-Za-z]+[0-9]?", r"[^\sA-Za-z0-9]|\n| "
@@ -36,13 +37,15 @@ def _pieces(text: str) -> list[str]:
 
 
 def corpus_words() -> set[str]:
-    """Every piece the arithmetic world can produce: all templates, names, objects, digits, punctuation."""
+    """Every piece the arithmetic world can produce: all templates, names, objects, digits, punctuation, and the
+    texts of its skills (judge, pose, revise, compose: selfimprove.tasks.arith_skills)."""
     texts = [
         *world.NAMES, *world.OBJECTS, *world.PRONOUN.values(),
         *(t for group in world.TEMPLATES.values() for t in group),
         "Q: has . How many does have now?\nA: The answer is +-*/= X Q1 Q2",
         "Let X be the answer to the Q1:\nQ1: Solve it and use the value of X to solve Q2. "
         "Explain your answer step by step.\nQ2: The Q1 answer is 1. Therefore X=1. The final answer is 2.",
+        *skills.TEXTS,
     ]
     pieces = {p for text in texts for word in text.replace("{p}", " ").replace("{n}", " ").split(" ")
               for p in _pieces(" " + word) + _pieces(word)}
