@@ -7,14 +7,12 @@ step on the group-normalized advantages, with a KL term to the starting model wh
 step (reward, its std, KL, token entropy, completion length) is appended to `steps.jsonl` in the work folder:
 entropy collapse precedes the plateau of RL on verifiable rewards (Cui et al. 2025, arXiv 2505.22617).
 
-Rows carry `prompt`, `gold` and `task` (the task's name and options as JSON), so that the reward can be
-rebuilt from the rows alone (`fit(model, tokenizer, rows, cfg, work)` is every trainer's signature).
+Rows carry `prompt`, `gold` and `task` (train/rewards.py).
 """
 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,39 +23,10 @@ from trl import GRPOConfig, GRPOTrainer
 from selfimprove.errors import UserError
 from selfimprove.train.common import callbacks, peft_config, quiet, trainer_kwargs
 from selfimprove.train.config import TrainSection
-from selfimprove.types import Completion, Task, judge
+from selfimprove.train.rewards import RL_COLUMNS, verified_reward
 
-GRPO_COLUMNS = ("prompt", "gold", "task")
 # What each logged step keeps (TRL's metric names; entropy is the mean token entropy of the sampled completions).
 LOGGED = ("loss", "reward", "reward_std", "kl", "entropy", "completions/mean_length", "learning_rate")
-
-
-def task_spec(name: str, options: dict[str, Any]) -> str:
-    """The `task` column of a GRPO row: the task's name and options, as JSON."""
-    return json.dumps({"name": name, "options": options}, sort_keys=True)
-
-
-@lru_cache(maxsize=4)
-def _task(spec: str) -> Task:
-    from selfimprove.tasks import get_task
-
-    data = json.loads(spec)
-    return get_task(data["name"], **data["options"])
-
-
-def completion_text(completion: Any) -> str:
-    """A TRL completion as text: a string, or (conversational) the assistant message's content."""
-    if isinstance(completion, list):
-        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
-    return str(completion)
-
-
-def verified_reward(prompts: list[Any], completions: list[Any], gold: list[str], task: list[str],
-                    **_: Any) -> list[float]:
-    """1.0 for a completion whose strictly extracted answer the task verifies against the gold answer, else 0.0
-    (the outcome reward of RLVR; code tasks run their tests in the sandbox here)."""
-    return [float(bool(judge(_task(spec), Completion(completion_text(c)), g).correct))
-            for c, g, spec in zip(completions, gold, task)]
 
 
 class StepLog(TrainerCallback):
@@ -112,7 +81,7 @@ def train_grpo(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows:
         model=model,
         reward_funcs=verified_reward,
         args=grpo_config(cfg, work, model),
-        train_dataset=Dataset.from_list([{k: row[k] for k in GRPO_COLUMNS} for row in rows]),
+        train_dataset=Dataset.from_list([{k: row[k] for k in RL_COLUMNS} for row in rows]),
         processing_class=tokenizer,
         peft_config=peft_config(cfg),
         callbacks=[*callbacks(cfg), StepLog(work / "steps.jsonl")],
