@@ -77,11 +77,20 @@ def test_task_without_correction_is_refused(capsys, tmp_path) -> None:
     assert not (tmp_path / "o").exists()
 
 
+def test_budget_must_be_a_power_of_two(capsys, tmp_path) -> None:
+    assert_refused(capsys, [*EVAL, "--model", str(tmp_path), "--budget", "6", "--out", str(tmp_path / "o")],
+                   "power of two")
+
+
 @pytest.mark.slow
 def test_two_attempt_eval_end_to_end(micro_model: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    code, err = entry(capsys, *EVAL, "--model", str(micro_model), "--attempts", "2", "--out", str(out))
+    code, err = entry(capsys, *EVAL, "--model", str(micro_model), "--attempts", "2", "--budget", "4",
+                      "--out", str(out))
     assert code == 0, err
+    budget = json.loads((out / "budget.json").read_text())["test"]
+    assert budget["budget"] == [2, 4] and budget["n_problems"] == 2 and (out / "budget.png").stat().st_size > 0
+    assert all(0 <= v <= 1 for v in budget["parallel"] + budget["sequential"])
     metrics = json.loads((out / "metrics.json").read_text())["test"]
     rows = [Record.from_dict(json.loads(line)) for line in (out / "eval.jsonl").read_text().splitlines()]
     assert all(len(r.greedy.attempts) == 2 and r.greedy.correct == r.greedy.attempts[1].correct for r in rows)

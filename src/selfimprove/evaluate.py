@@ -23,6 +23,11 @@ class EvalSection(Section):
         "Acc@t2, Δ, Δi→c, Δc→i.",
     )
     semantic: bool = Field(True, description="Compute semantic diversity (MiniLM embeddings, cached per run).")
+    budget: int = Field(
+        0, ge=0, description="Parallel vs sequential compute (`selfimprove eval` only): with B = 2, 4, ..., budget "
+        "samples per problem, majority over B samples vs over B/2 first attempts each corrected once (Kumar et al. "
+        "2024, Fig. 6); written to budget.json and budget.png. 0 = off; else a power of two.",
+    )
     perplexity: PerplexityMonitorSection = Field(
         default_factory=PerplexityMonitorSection,
         description="Collapse monitor (`selfimprove run`): perplexity of each iteration's model on held-out "

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from rich.console import Console
 
 from selfimprove.attempts import check_attempts
+from selfimprove.budget import budget_curves, check_budget, plot_budget
 from selfimprove.commands.compositional import default_splits, eval_gap, gap_requested
 from selfimprove.compositional.evaluate import CompositionalSection
 from selfimprove.compositional.suite import suite_metrics
@@ -23,6 +25,7 @@ from selfimprove.sections import ModelSection, SamplingSection, TaskSection
 from selfimprove.errors import UserError
 from selfimprove.rundir import run_root_of
 from selfimprove.tasks import check_nonempty, get_task
+from selfimprove.types import Sampler, Task
 
 
 class EvalConfig(Section):
@@ -43,7 +46,7 @@ class EvalConfig(Section):
 # What `selfimprove eval` (and `selfimprove report` on its folder) writes: an --out folder holding anything
 # else was not made by eval, and is not overwritten.
 EVAL_OUTPUTS = frozenset({"eval.jsonl", "metrics.json", "config.yaml", "compositional.jsonl", "embeddings",
-                          "report.html"})
+                          "report.html", "budget.json", "budget.png"})
 
 
 def check_out_folder(out: Path) -> None:
@@ -68,7 +71,9 @@ def run_eval(cfg: EvalConfig) -> dict:
     check_out_folder(Path(cfg.out or "."))
     task = get_task(cfg.task.name, **cfg.task.options)
     cfg.eval.splits = default_splits(cfg.task.name, cfg.eval.splits, "splits" in cfg.eval.model_fields_set)
-    check_attempts(task, cfg.eval.attempts)  # fail on a task without a correction instruction before loading
+    check_attempts(task, 2 if cfg.eval.budget else cfg.eval.attempts)  # fail before loading the model
+    if cfg.eval.budget:
+        check_budget(cfg.eval.budget)
     for split in cfg.eval.splits:
         check_nonempty(task, split)  # fail on a bad or empty split before loading the model
     sampler = make_sampler(cfg.model, batch_size=cfg.sampling.batch_size)
@@ -85,9 +90,28 @@ def run_eval(cfg: EvalConfig) -> dict:
         metrics["compositional"] = {**metrics.get("compositional", {}), **gap}  # arith's split has this name too
     else:  # eval.compositional: the gap on pairs the task does not evaluate itself (gsm8k: built from GSM8K test)
         metrics.update(suite_metrics(cfg, task, sampler, records, metrics, out, 0))
+    if cfg.eval.budget:
+        metrics["budget"] = run_budget(cfg, task, sampler, out)
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
     write_atomic(out / "config.yaml", dump_config(cfg))
     console = Console()
     console.print(metrics_table(metrics, f"{cfg.model.path} on {cfg.task.name}"))
     console.print(f"records: {out / 'eval.jsonl'}  metrics: {out / 'metrics.json'}")
     return metrics
+
+
+def run_budget(cfg: EvalConfig, task: Task, sampler: Sampler, out: Path) -> dict[str, Any]:
+    """Parallel vs sequential curves of each split (selfimprove.budget) into budget.json and budget.png."""
+    curves = {}
+    for split in cfg.eval.splits:
+        problems = task.load(split, cfg.eval.limit)
+        prompts = [task.format_prompt(p, cfg.task.shots) for p in problems]
+        curves[split] = budget_curves(sampler, task, problems, prompts, cfg.sampling, cfg.eval.budget, split)
+    write_atomic(out / "budget.json", json.dumps(curves, indent=1))
+    plot_budget(curves, out / "budget.png", f"{cfg.model.path} on {cfg.task.name}")
+    console = Console()
+    for split, c in curves.items():
+        console.print(f"budget {split}: one sample {100 * c['single']:.1f}; " + ", ".join(
+            f"B={b}: parallel {100 * p:.1f} / sequential {100 * q:.1f}"
+            for b, p, q in zip(c["budget"], c["parallel"], c["sequential"])))
+    return curves
