@@ -99,3 +99,15 @@ def test_two_attempt_eval_end_to_end(micro_model: Path, tmp_path: Path, capsys) 
     expected = {**correction_metrics(firsts, seconds), **correction_intervals(firsts, seconds)}
     assert metrics["correction"] == json.loads(json.dumps(expected))
     assert metrics["greedy_pass@1"] == metrics["correction"]["acc_t2"]
+
+
+def test_change_between_models_is_paired_by_problem() -> None:
+    from selfimprove.metrics.correction import correction_change
+
+    before = {str(i): (bool(a), bool(b)) for i, (a, b) in enumerate(zip(FIRST, SECOND))}
+    after = {**before, "3": (True, True), "7": (False, True), "extra": (True, False)}  # 1 fewer broken, 1 more fixed
+    change = correction_change(before, after)
+    assert change["n"] == 10  # "extra" has no partner
+    assert change["delta"]["value"] == pytest.approx(0.2) and change["delta_c2i"]["value"] == pytest.approx(-0.1)
+    low, high = change["delta"]["interval"]
+    assert low == 0.0 and 0.2 < high  # two of ten improved, none got worse: 11% of resamples hold neither

@@ -31,12 +31,14 @@ def episode(attempts: list[Completion]) -> Completion:
     return Completion(**own, attempts=[replace(a, attempts=[]) for a in attempts])
 
 
-def next_prompts(sampler: Sampler, task: Task, prompts: list[Prompt], texts: list[str]) -> list[Prompt]:
-    """The prompts of the next attempt. A sampler that sends text prompts as chat (model.chat) gets the
-    conversation as messages, so the first attempt is the assistant's turn, as the model saw it."""
+def next_prompts(sampler: Sampler, task: Task, prompts: list[Prompt], texts: list[str],
+                 instruction: str | None = None, prefix: str | None = None) -> list[Prompt]:
+    """The prompts of the next turn: by default the task's correction instruction and answer prefix. A sampler
+    that sends text prompts as chat (model.chat) gets the conversation as messages, so the first attempt is the
+    assistant's turn, as the model saw it."""
     chat = isinstance(sampler, ChatPrompts)
-    prefix = getattr(task, "answer_prefix", "") or ""
-    instruction = correction_instruction(task)
+    prefix = (getattr(task, "answer_prefix", "") or "") if prefix is None else prefix
+    instruction = correction_instruction(task) if instruction is None else instruction
     return [second_turn_prompt(as_chat(p) if chat else p, t, instruction, prefix) for p, t in zip(prompts, texts)]
 
 

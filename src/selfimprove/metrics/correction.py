@@ -82,3 +82,27 @@ def records_correction(records: Sequence[Record], n_resamples: int = 2000, confi
         return None
     first, second = [p[0] for p in pairs], [p[1] for p in pairs]
     return {**correction_metrics(first, second), **correction_intervals(first, second, n_resamples, confidence, seed)}
+
+
+def episode_pairs(records: Sequence[Record]) -> dict[str, tuple[bool, bool]]:
+    """{problem_id: (first attempt right, last attempt right)} of the records' greedy episodes."""
+    return {r.problem_id: p for r in records if r.greedy is not None and (p := attempt_verdicts(r.greedy)) is not None}
+
+
+def correction_change(before: dict[str, tuple[bool, bool]], after: dict[str, tuple[bool, bool]],
+                      n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """How each metric changed from one model's episodes to another's on the same problems (matched by id):
+    {key: {"value", "interval": [low, high]}}, the paired bootstrap of intervals.difference_interval (e.g. did
+    training raise Δ, did it lower Δc→i)."""
+    from selfimprove.metrics.intervals import difference_interval
+
+    ids = [pid for pid in before if pid in after]
+    if not ids:
+        return {}
+    a = _per_problem(np.array([before[i][0] for i in ids]), np.array([before[i][1] for i in ids]))
+    b = _per_problem(np.array([after[i][0] for i in ids]), np.array([after[i][1] for i in ids]))
+    out: dict[str, Any] = {"n": len(ids)}
+    for key in KEYS:
+        iv = difference_interval(a[key], b[key], False, n_resamples, confidence, seed)
+        out[key] = {"value": float(b[key].mean() - a[key].mean()), "interval": None if iv is None else [iv.low, iv.high]}
+    return out
