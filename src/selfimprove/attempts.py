@@ -2,7 +2,7 @@
 by the task's correction instruction and another attempt, `attempts - 1` times, every attempt verified.
 
 The result replaces each first completion by an episode: a Completion whose `attempts` hold every attempt
-and whose own text/answer/verdict are the last attempt's (selfimprove.types), so every single-attempt
+and whose own text, answer and correctness are the last attempt's (selfimprove.types), so every single-attempt
 metric reads the final answer and selfimprove.metrics.correction reads the pairs.
 """
 
