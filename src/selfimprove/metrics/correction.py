@@ -66,8 +66,8 @@ def correction_intervals(first: Sequence[bool], second: Sequence[bool], n_resamp
     return {"intervals": intervals, "mcnemar_p": mcnemar_exact(a, b) if a.size else None}
 
 
-def attempt_verdicts(completion: Completion) -> tuple[bool, bool] | None:
-    """The first and last attempts' verdicts of a multi-attempt completion; None for a single attempt."""
+def attempt_outcomes(completion: Completion) -> tuple[bool, bool] | None:
+    """Whether the first and the last attempt of a multi-attempt completion are right; None for a single attempt."""
     if len(completion.attempts) < 2:
         return None
     return bool(completion.attempts[0].correct), bool(completion.attempts[-1].correct)
@@ -77,7 +77,7 @@ def records_correction(records: Sequence[Record], n_resamples: int = 2000, confi
                        seed: int = 0) -> dict[str, Any] | None:
     """correction_metrics and correction_intervals of the greedy episodes' first and last attempts; None when
     no record holds a multi-attempt greedy episode."""
-    pairs = [p for r in records if r.greedy is not None and (p := attempt_verdicts(r.greedy)) is not None]
+    pairs = [p for r in records if r.greedy is not None and (p := attempt_outcomes(r.greedy)) is not None]
     if not pairs:
         return None
     first, second = [p[0] for p in pairs], [p[1] for p in pairs]
@@ -86,7 +86,7 @@ def records_correction(records: Sequence[Record], n_resamples: int = 2000, confi
 
 def episode_pairs(records: Sequence[Record]) -> dict[str, tuple[bool, bool]]:
     """{problem_id: (first attempt right, last attempt right)} of the records' greedy episodes."""
-    return {r.problem_id: p for r in records if r.greedy is not None and (p := attempt_verdicts(r.greedy)) is not None}
+    return {r.problem_id: p for r in records if r.greedy is not None and (p := attempt_outcomes(r.greedy)) is not None}
 
 
 def correction_change(before: dict[str, tuple[bool, bool]], after: dict[str, tuple[bool, bool]],
