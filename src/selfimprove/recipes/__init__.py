@@ -41,7 +41,7 @@ RECIPES: dict[str, Recipe] = {
         "iterative", "the self-improvement loop: sample, verify, curate, train, evaluate for T iterations "
                      "(Wu et al. 2024; STaR; ReST-EM; iterative DPO)",
         "selfimprove.recipes.config:IterativeConfig", "selfimprove.recipes.iterative:run_loop",
-        ("sft", "star", "dpo", "sft-dpo", "gold"), check="selfimprove.recipes.iterative:check_run",
+        ("sft", "star", "dpo", "sft-dpo", "grpo", "gold"), check="selfimprove.recipes.iterative:check_run",
     ),
     "collapse": Recipe(
         "collapse", "model collapse (Shumailov et al. 2024): each generation is the starting model trained on the "
