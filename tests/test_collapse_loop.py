@@ -1,5 +1,5 @@
-"""Strategy `collapse` end to end through the real CLI (micro Llama, arith text, TRL training, beam search),
-its resume after a SIGKILL, its pure pieces, and the collapse monitor of the other strategies."""
+"""Recipe `collapse` end to end through the real CLI (micro Llama, arith text, TRL training, beam search),
+its resume after a SIGKILL, its pure pieces, and the collapse monitor of the iterative recipe."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ import yaml
 
 from selfimprove.collapse.corpora import corpus_blocks, text_blocks
 from selfimprove.collapse.corpus import corpus_stats
-from selfimprove.collapse.recursion import mix_blocks
-from selfimprove.commands.run import RunConfig
-from selfimprove.config import load_config
 from selfimprove.errors import UserError
 from selfimprove.jsonl import read_jsonl
+from selfimprove.recipes.collapse import mix_blocks
+from selfimprove.recipes.collapse_config import CollapseConfig
 from selfimprove.rundir import KILL_ENV
 from selfimprove.tasks import get_task
 
@@ -37,8 +36,8 @@ def collapse_config(model: Path, out: Path, name: str) -> dict[str, Any]:
         "task": {"name": "arith", "options": {"sizes": SIZES}},
         "model": {"path": str(model), "device": "cpu"},
         "train": {"batch_size": 8, "learning_rate": 3e-3, "logging_steps": 5},
-        "loop": {"strategy": "collapse", "iterations": 2},
-        "collapse": {"train_split": "improve", "test_split": "test", "block_size": BLOCK,
+        "recipe": "collapse",
+        "collapse": {"generations": 2, "train_split": "improve", "test_split": "test", "block_size": BLOCK,
                      "train_blocks": TRAIN_BLOCKS, "test_blocks": TEST_BLOCKS,
                      "generation": {"batch_size": 8, "show_progress": False}, "arms": ARMS},
     }
@@ -180,22 +179,32 @@ def test_text_blocks_join_with_eos_and_drop_the_remainder(micro_model: Path) -> 
 
 
 def test_collapse_config_is_checked(tmp_path: Path) -> None:
-    base = {"model": {"path": "m"}, "loop": {"strategy": "collapse"}}
-    cfg = RunConfig.model_validate({**base, "collapse": {"block_size": 24}})
+    base = {"model": {"path": "m"}, "recipe": "collapse"}
+    cfg = CollapseConfig.model_validate({**base, "collapse": {"block_size": 24}})
     assert cfg.collapse.generation.new_tokens == 24 and [a.dirname for a in cfg.collapse.arms] == ["p0-e5", "p0.1-e10"]
-    assert RunConfig.model_validate(base).collapse.block_size == 64  # strategy collapse alone runs the defaults
+    assert CollapseConfig.model_validate(base).collapse.block_size == 64  # recipe collapse alone runs the defaults
+    old = {"model": {"path": "m"}, "loop": {"strategy": "collapse", "iterations": 4}}  # written before recipes
+    assert load_run_config_of(tmp_path, old).collapse.generations == 4
     bad = [
         ({**base, "collapse": {"generation": {"new_tokens": 8}}}, "must equal block_size"),
         ({**base, "collapse": {"arms": [{"real_fraction": 0.1}, {"real_fraction": 0.1}]}}, "share a folder"),
-        ({"model": {"path": "m"}, "collapse": {}}, "loop.strategy=collapse"),
-        ({**base, "loop": {"strategy": "collapse", "keep_original": 0.1}}, "real_fraction"),
+        ({"model": {"path": "m"}, "collapse": {}}, "unknown key 'collapse'"),
+        ({"model": {"path": "m"}, "recipe": "iterative", "loop": {"strategy": "collapse"}}, "recipe: collapse"),
+        ({"model": {"path": "m"}, "loop": {"strategy": "collapse", "keep_original": 0.1}}, "real_fraction"),
+        ({"model": {"path": "m"}, "loop": {"strategy": "collapse", "mixing": "accumulate"}}, "loop.mixing"),
         ({**base, "collapse": {"arms": [{"real_fraction": 1.0}]}}, "real_fraction"),
     ]
     for data, message in bad:
-        path = tmp_path / "c.yaml"
-        path.write_text(yaml.safe_dump(data), encoding="utf-8")
         with pytest.raises(UserError, match=message):
-            load_config(RunConfig, path)
+            load_run_config_of(tmp_path, data)
+
+
+def load_run_config_of(folder: Path, data: dict[str, Any]) -> Any:
+    from selfimprove.recipes import load_run_config
+
+    path = folder / "c.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return load_run_config(path)
 
 
 def test_corpus_blocks_refuse_a_task_without_text(micro_model: Path) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from selfimprove.metrics.intervals import difference_interval, mcnemar_exact, mean_interval
-from selfimprove.verdict import VerdictConfig, judge
+from selfimprove.verdict import VerdictConfig, decide
 
 # joint law of (right at iteration 0, right at iteration t) per problem: true change of pass@1 = -0.05
 CELLS = np.array([[1, 1], [1, 0], [0, 1], [0, 0]], dtype=float)
@@ -69,7 +69,7 @@ def test_verdict_says_within_noise_for_a_drop_inside_its_interval() -> None:
     after[zeros[:4]] = 1
     change = (after.mean() - base.mean())
     assert change <= -0.03
-    verdict = judge([_metrics(base.tolist()), _metrics(after.tolist())], VerdictConfig())
+    verdict = decide([_metrics(base.tolist()), _metrics(after.tolist())], VerdictConfig())
     pass1 = verdict.signals[0]
     assert pass1.low is not None and pass1.high is not None and pass1.low < 0 <= pass1.high
     assert verdict.label != "regress" and "within noise" in pass1.sentence and "interval" in pass1.sentence
@@ -79,7 +79,7 @@ def test_verdict_says_within_noise_for_a_drop_inside_its_interval() -> None:
 def test_verdict_fires_when_the_interval_excludes_no_change() -> None:
     base = [1] * 100 + [0] * 100
     after = [1] * 60 + [0] * 140  # 40 lost, none gained
-    verdict = judge([_metrics(base), _metrics(after)], VerdictConfig())
+    verdict = decide([_metrics(base), _metrics(after)], VerdictConfig())
     pass1 = verdict.signals[0]
     assert verdict.label == "regress" and pass1.high is not None and pass1.high < 0
     assert "exact McNemar p = " in pass1.sentence
@@ -93,7 +93,7 @@ def test_reversal_with_per_problem_values_fires_only_outside_the_interval() -> N
 
     before = run([1] * 100 + [0] * 100, [1] * 120 + [0] * 80)
     after = run([1] * 140 + [0] * 60, [1] * 60 + [0] * 140)
-    verdict = judge([before, after], VerdictConfig())
+    verdict = decide([before, after], VerdictConfig())
     assert verdict.label == "reversal" and verdict.fired() == ["id_pass@1_gain", "ood_pass@1_drop"]
     gain, ood = verdict.signals[0], next(s for s in verdict.signals if s.name == "ood_pass@1_drop")
     assert gain.change == pytest.approx(0.2) and gain.low is not None and gain.low > 0.1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from selfimprove.loop import trainer_rows
+from selfimprove.train.registry import trainer_rows
 
 from test_loop_e2e import run_config, start_run
 

@@ -25,7 +25,7 @@ from selfimprove.report.load import load_run
 from selfimprove.report.samples import BrowserSection
 from selfimprove.report.sections import run_verdict
 from selfimprove.types import Completion, Record
-from selfimprove.verdict import VerdictConfig, judge
+from selfimprove.verdict import VerdictConfig, decide
 
 from conftest import selfimprove, write_config
 
@@ -128,7 +128,7 @@ def test_constructed_run_report_sections_verdict_and_browser(tmp_path: Path) -> 
     assert len(page.images) == 4 and all(s.startswith("data:image/png;base64,") for s in page.images)
     assert page.scripts == 0 and "&lt;script&gt;alert(" in html  # model output is escaped, nothing runs
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)  # nothing loaded from outside
-    verdict = judge(load_run(run).history, VerdictConfig(min_pass1_gain=0.05))
+    verdict = decide(load_run(run).history, VerdictConfig(min_pass1_gain=0.05))
     # on 6 + 3 problems the pass@1 rise and the OOD fall are within their paired intervals; the lexical
     # collapse onto one text is not (every resample shows it)
     assert verdict.label == "regress" and verdict.fired() == ["lexical_diversity_drop"]
@@ -281,7 +281,7 @@ def test_report_of_a_real_micro_run_has_every_section(micro_run_dir: Path) -> No
     assert len(page.images) == 4
     history = [json.loads((micro_run_dir / f"iter_{t:03d}" / "metrics.json").read_text()) for t in range(3)]
     assert [json.loads(line) for line in (micro_run_dir / "metrics.jsonl").read_text().splitlines()] == history
-    verdict = judge(history, VerdictConfig(min_pass1_gain=0.02))  # the fixture's config.yaml sets 0.02
+    verdict = decide(history, VerdictConfig(min_pass1_gain=0.02))  # the fixture's config.yaml sets 0.02
     assert verdict.summary in page.plain and "pass@1 change 2.0%" in page.plain
     # every iteration's greedy completion of the first problem shown comes from that iteration's eval.jsonl
     first = re.search(r"<b>([^<]+)</b> · split (\w+)", html)
@@ -313,4 +313,4 @@ def test_report_of_selfimprove_run(micro_model: Path, tmp_path: Path) -> None:
     assert page.sections == [*LOOP_SECTIONS[:7], "collapse-monitor", *LOOP_SECTIONS[7:]]
     assert len(page.images) == 5
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert judge(history, VerdictConfig(min_pass1_gain=0.03)).summary in page.plain
+    assert decide(history, VerdictConfig(min_pass1_gain=0.03)).summary in page.plain

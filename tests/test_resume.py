@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from selfimprove.commands.run import RunConfig
+from selfimprove.recipes.config import IterativeConfig
 from selfimprove.errors import UserError
 from selfimprove.jsonl import read_jsonl
 from selfimprove.rundir import KILL_ENV, RunDir, config_diff, open_run
 
 
-def config(tmp_path: Path, **overrides: object) -> RunConfig:
+def config(tmp_path: Path, **overrides: object) -> IterativeConfig:
     data = {"name": "r", "out": str(tmp_path / "runs"), "model": {"path": "some/model"}, **overrides}
-    return RunConfig.model_validate(data)
+    return IterativeConfig.model_validate(data)
 
 
 def test_resume_with_changed_config_is_refused_naming_the_keys(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import yaml
 from conftest import MICRO_RUN_SIZES, selfimprove, write_config
 from test_cli_inputs import EVAL, assert_refused
 
-from selfimprove.commands.run import RunConfig
+from selfimprove.recipes.config import IterativeConfig
 from selfimprove.rundir import open_run
 
 
@@ -58,7 +58,7 @@ def test_eval_out_never_writes_into_a_run_or_a_foreign_folder(micro_model, tmp_p
 
 def test_force_config_on_a_run_held_by_another_process_changes_nothing(micro_model, tmp_path):
     config = micro_config(micro_model, tmp_path / "runs")
-    held, _ = open_run(RunConfig.model_validate(config))  # this process holds the run, as a running `run` would
+    held, _ = open_run(IterativeConfig.model_validate(config))  # this process holds the run, as a running `run` would
     stored = (held.root / "config.yaml").read_text()
     changed = write_config(tmp_path, {**config, "sampling": {"n": 3, "max_new_tokens": 24}})
     result = selfimprove("run", str(changed), "--force-config", cwd=tmp_path)

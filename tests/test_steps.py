@@ -10,7 +10,8 @@ import pytest
 from selfimprove.curate import dpo_pairs, sft_rows
 from selfimprove.metrics.steps import step_metrics
 from selfimprove.tasks import get_task
-from selfimprove.types import Completion, Record, judge
+from selfimprove.types import Completion, Record
+from selfimprove.verify import grade
 from selfimprove.verify.steps import check_steps, holds, statements
 
 
@@ -97,7 +98,7 @@ def test_every_reference_solution_of_the_world_passes() -> None:
 
 
 def test_judge_records_the_step_check_only_for_tasks_that_have_one() -> None:
-    c = judge(get_task("arith"), Completion(text=" 8-1=8. 8/4=2. The answer is 2."), "2")
+    c = grade(get_task("arith"), Completion(text=" 8-1=8. 8/4=2. The answer is 2."), "2")
     assert (c.correct, c.steps_ok, c.steps_checked, c.steps_wrong) == (True, False, 2, ["8-1=8"])
     roundtrip = Record.from_dict(Record("p", 0, "test", "Q", "2", greedy=c).to_dict())
     assert roundtrip.greedy is not None and roundtrip.greedy.steps_wrong == ["8-1=8"]

@@ -10,7 +10,8 @@ import pytest
 from selfimprove.errors import UserError
 from selfimprove.tasks import get_task
 from selfimprove.tasks.gsm8k import GSM8KTask
-from selfimprove.types import Completion, Task, judge
+from selfimprove.types import Completion, Task
+from selfimprove.verify import grade
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def test_verify_normalizes_like_the_harness(answer: str | None, gold: str, corre
 
 
 def test_judge_reports_strict_and_flexible_side_by_side() -> None:
-    done = judge(GSM8KTask(), Completion("Half of 16 is 8, so 8 left."), "8")
+    done = grade(GSM8KTask(), Completion("Half of 16 is 8, so 8 left."), "8")
     assert (done.answer, done.correct, done.answer_flexible, done.correct_flexible) == (None, False, "8", True)
 
 

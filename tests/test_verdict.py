@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from selfimprove.errors import UserError
-from selfimprove.verdict import HIDDEN, VerdictConfig, judge
+from selfimprove.verdict import HIDDEN, VerdictConfig, decide
 
 
 def iteration(
@@ -42,7 +42,7 @@ HEALTHY = {"p1": 0.6, "cov": 0.85}
 
 
 def test_real_progress_fires_no_hidden_signal() -> None:
-    v = judge([iteration(), iteration(p1=0.55), iteration(**HEALTHY)])
+    v = decide([iteration(), iteration(p1=0.55), iteration(**HEALTHY)])
     assert v.label == "progress"
     assert v.fired() == ["id_pass@1_gain"]
     assert (v.baseline, v.compared) == (0, 2)
@@ -64,7 +64,7 @@ def test_real_progress_fires_no_hidden_signal() -> None:
     ],
 )
 def test_each_hidden_signal_alone_makes_a_reversal(name: str, after: dict[str, float], number: str) -> None:
-    v = judge([iteration(), iteration(**{**HEALTHY, **after})])
+    v = decide([iteration(), iteration(**{**HEALTHY, **after})])
     assert v.label == "reversal"
     assert v.fired() == ["id_pass@1_gain", name]
     signal = next(s for s in v.signals if s.name == name)
@@ -73,32 +73,32 @@ def test_each_hidden_signal_alone_makes_a_reversal(name: str, after: dict[str, f
 
 
 def test_falling_pass1_is_regress() -> None:
-    v = judge([iteration(), iteration(p1=0.4, cov=0.9)])
+    v = decide([iteration(), iteration(p1=0.4, cov=0.9)])
     assert v.label == "regress" and "fell" in v.summary and v.fired() == []
 
 
 def test_flat_pass1_with_stalled_coverage_is_flat_but_with_ood_drop_is_regress() -> None:
-    flat = judge([iteration(), iteration(p1=0.505)])
+    flat = decide([iteration(), iteration(p1=0.505)])
     assert flat.label == "flat" and flat.fired() == ["coverage_stalled"]
-    worse = judge([iteration(), iteration(p1=0.505, ood=0.2)])
+    worse = decide([iteration(), iteration(p1=0.505, ood=0.2)])
     assert worse.label == "regress" and "OOD pass@1 fell" in worse.summary
 
 
 def test_thresholds_are_inclusive_for_gains_and_strict_for_drops() -> None:
-    v = judge([iteration(p1=0.41, cov=0.5), iteration(p1=0.42, cov=0.6, distinct=0.45, ood=0.29)])
+    v = decide([iteration(p1=0.41, cov=0.5), iteration(p1=0.42, cov=0.6, distinct=0.45, ood=0.29)])
     assert v.signals[0].fired  # +1.0 point rise reaches min_pass1_gain = 0.01 despite float rounding
     assert v.label == "progress"  # a 10% diversity drop and a 1-point OOD drop are not *more than* the limits
 
 
 def test_custom_thresholds_change_what_fires() -> None:
     history = [iteration(), iteration(**HEALTHY, distinct=0.45)]
-    assert judge(history).label == "progress"
+    assert decide(history).label == "progress"
     strict = VerdictConfig(diversity_max_drop=0.05)
-    assert judge(history, strict).fired() == ["id_pass@1_gain", "lexical_diversity_drop"]
+    assert decide(history, strict).fired() == ["id_pass@1_gain", "lexical_diversity_drop"]
 
 
 def test_unmeasured_signals_do_not_fire_and_say_so() -> None:
-    v = judge([iteration(ood=None, disp=None), iteration(**HEALTHY, ood=None, disp=None)])
+    v = decide([iteration(ood=None, disp=None), iteration(**HEALTHY, ood=None, disp=None)])
     assert v.label == "progress"
     ood = next(s for s in v.signals if s.name == "ood_pass@1_drop")
     assert not ood.fired and "not measured" in ood.sentence
@@ -106,16 +106,16 @@ def test_unmeasured_signals_do_not_fire_and_say_so() -> None:
 
 def test_compare_to_best_iteration() -> None:
     history = [iteration(), iteration(p1=0.7, cov=0.9), iteration(p1=0.55, cov=0.8)]
-    assert judge(history).compared == 2 and judge(history).label == "reversal"
-    best = judge(history, VerdictConfig(compare_to="best"))
+    assert decide(history).compared == 2 and decide(history).label == "reversal"
+    best = decide(history, VerdictConfig(compare_to="best"))
     assert best.compared == 1 and best.label == "progress"
 
 
 def test_bad_input_and_config() -> None:
     with pytest.raises(UserError, match="need iteration 0"):
-        judge([iteration()])
+        decide([iteration()])
     with pytest.raises(UserError, match="split 'valid'"):
-        judge([iteration(), iteration()], VerdictConfig(id_split="valid"))
+        decide([iteration(), iteration()], VerdictConfig(id_split="valid"))
     with pytest.raises(ValidationError):
         VerdictConfig(min_pass_gain=0.02)  # typo: unknown keys are errors
     with pytest.raises(ValidationError):

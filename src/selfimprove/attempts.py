@@ -13,7 +13,8 @@ from dataclasses import fields, replace
 from selfimprove.correction import correction_instruction, second_turn_prompt
 from selfimprove.errors import UserError
 from selfimprove.sampling import ChatPrompts, as_chat
-from selfimprove.types import Completion, Problem, Prompt, Sampler, SamplingParams, Task, judge
+from selfimprove.types import Completion, Problem, Prompt, Sampler, SamplingParams, Task
+from selfimprove.verify import grade
 
 
 def check_attempts(task: Task, attempts: int) -> None:
@@ -54,5 +55,5 @@ def correct_attempts(sampler: Sampler, task: Task, problems: list[Problem], prom
     for _ in range(attempts - 1):
         current = next_prompts(sampler, task, current, [h[-1].text for h in history])
         for problem, group, h in zip(problems, sampler.sample(current, params), history):
-            h.append(judge(task, group[0], problem.gold))
+            h.append(grade(task, group[0], problem.gold))
     return [episode(h) if len(h) > 1 else h[0] for h in history]

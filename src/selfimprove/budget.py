@@ -17,7 +17,7 @@ import numpy as np
 
 from selfimprove.attempts import next_prompts
 from selfimprove.errors import UserError
-from selfimprove.evaluate import judge_all
+from selfimprove.evaluate import grade_all
 from selfimprove.metrics.passk import maj_at_k, powers_of_two
 from selfimprove.sections import SamplingSection
 from selfimprove.types import Completion, Problem, Prompt, Sampler, Task
@@ -39,14 +39,14 @@ def budget_curves(sampler: Sampler, task: Task, problems: list[Problem], prompts
     check_budget(budget)
     params = sampling.model_copy(update={"n": budget}).params()
     parallel = sampler.sample(prompts, params)
-    judge_all(task, problems, parallel, f"{label} budget parallel")
+    grade_all(task, problems, parallel, f"{label} budget parallel")
     half = budget // 2
     firsts = [g[:half] for g in parallel]
     flat_prompts = [p for p, g in zip(prompts, firsts) for _ in g]
     seconds_flat = sampler.sample(next_prompts(sampler, task, flat_prompts, [c.text for g in firsts for c in g]),
                                   sampling.model_copy(update={"n": 1}).params())
     seconds = [[group[0] for group in seconds_flat[i * half:(i + 1) * half]] for i in range(len(problems))]
-    judge_all(task, problems, seconds, f"{label} budget corrections")
+    grade_all(task, problems, seconds, f"{label} budget corrections")
     budgets = [b for b in powers_of_two(budget) if b >= 2]
     return {
         "n_problems": len(problems),

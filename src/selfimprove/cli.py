@@ -53,22 +53,32 @@ def shipped_configs() -> list[Path]:
 
 @app.command("ls")
 def ls_command() -> None:
-    """List tasks, self-improvement strategies and shipped configs."""
+    """List tasks, recipes with their strategies, training methods and shipped configs."""
     from rich.console import Console
     from rich.table import Table
 
+    from selfimprove.recipes import RECIPES
     from selfimprove.strategies import STRATEGIES
     from selfimprove.tasks import TASKS
+    from selfimprove.train.registry import TRAINERS
 
     table = Table("task", "what it is", title="tasks")
     for name, (_, about) in TASKS.items():
         table.add_row(name, about)
     console = Console()
     console.print(table)
-    strategies = Table("strategy", "what it trains on", title="strategies (loop.strategy)")
+    recipes = Table("recipe", "strategies (loop.strategy)", "what it runs", title="recipes (recipe)")
+    for name, recipe in RECIPES.items():
+        recipes.add_row(name, ", ".join(recipe.strategies) or "-", recipe.about)
+    console.print(recipes)
+    strategies = Table("strategy", "what it trains on", title="strategies of recipe iterative (loop.strategy)")
     for name, strategy in STRATEGIES.items():
         strategies.add_row(name, strategy.about)
     console.print(strategies)
+    trainers = Table("method", "what it trains", title="training methods")
+    for name, trainer in TRAINERS.items():
+        trainers.add_row(name, trainer.about)
+    console.print(trainers)
     configs = Table("config", "command", title="shipped configs")
     for path in shipped_configs():
         first = path.read_text(encoding="utf-8").splitlines()[:1]
@@ -159,14 +169,15 @@ def run_command(
     force_config: Annotated[bool, typer.Option(
         "--force-config", help="Resume even though the config differs from the run's config.yaml.")] = False,
 ) -> None:
-    """Run a self-improvement loop (sample, verify, curate, train, evaluate) for T iterations. On an existing
-    run directory it resumes after the last completed stage."""
-    from selfimprove.commands.run import RunConfig, run
+    """Run a recipe (the config's `recipe`, default iterative: sample, verify, curate, train, evaluate for T
+    iterations). On an existing run directory it resumes after the last completed stage."""
+    from selfimprove.commands.run import run
+    from selfimprove.recipes import load_run_config
 
     path, overrides = split_args(args)
     if path is None and not overrides:
         raise UserError("give a run config, e.g. `selfimprove run configs/arith-sft.yaml` (`selfimprove ls` lists them)")
-    run(load_config(RunConfig, path, overrides), fresh=fresh, force_config=force_config)
+    run(load_run_config(path, overrides), fresh=fresh, force_config=force_config)
 
 
 @app.command("demo")

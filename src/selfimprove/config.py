@@ -90,16 +90,23 @@ def explain(model: type[BaseModel], error: ValidationError, source: str) -> str:
     return f"invalid configuration in {source}:\n  " + "\n  ".join(lines)
 
 
-def load_config(model: type[C], path: Path | None = None, overrides: list[str] | None = None) -> C:
-    """Build a config of type `model` from an optional YAML file and command-line overrides."""
+def read_values(path: Path | None = None, overrides: list[str] | None = None) -> tuple[dict[str, Any], str]:
+    """The values of an optional YAML file with command-line overrides applied, and where they came from
+    (for error messages)."""
     data = read_yaml(path) if path is not None else {}
     for override in overrides or []:
         apply_override(data, override)
+    source = f"{path}" if path else "the command line"
+    return data, source + (" and overrides" if path and overrides else "")
+
+
+def load_config(model: type[C], path: Path | None = None, overrides: list[str] | None = None) -> C:
+    """Build a config of type `model` from an optional YAML file and command-line overrides."""
+    data, source = read_values(path, overrides)
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        source = f"{path}" if path else "the command line"
-        raise UserError(explain(model, e, source + (" and overrides" if path and overrides else ""))) from None
+        raise UserError(explain(model, e, source)) from None
 
 
 def dump_config(config: BaseModel) -> str:

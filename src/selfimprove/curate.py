@@ -1,4 +1,4 @@
-"""Curation: judged records -> training rows. Pure functions, deterministic given their seed.
+"""Curation: graded records -> training rows. Pure functions, deterministic given their seed.
 
 SFT rows are {"prompt", "completion"} (TRL's prompt-completion format, so the loss covers the completion
 only); DPO rows are {"prompt", "chosen", "rejected"}. Both also carry "problem_id" and "source" (sample,

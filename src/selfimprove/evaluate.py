@@ -1,4 +1,4 @@
-"""Evaluate a model on a task's splits: greedy and sampled completions, judged, as Records."""
+"""Evaluate a model on a task's splits: greedy and sampled completions, graded, as Records."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from selfimprove.compositional.suite import CompositionalSuite
 from selfimprove.config import Section
 from selfimprove.progress import progress_bar
 from selfimprove.sections import SamplingSection
-from selfimprove.types import Completion, Problem, Record, Sampler, Task, judge
+from selfimprove.types import Completion, Problem, Record, Sampler, Task
+from selfimprove.verify import grade
 
 
 class EvalSection(Section):
@@ -41,13 +42,13 @@ class EvalSection(Section):
     )
 
 
-def judge_all(task: Task, problems: list[Problem], completions: list[list[Completion]], label: str) -> None:
+def grade_all(task: Task, problems: list[Problem], completions: list[list[Completion]], label: str) -> None:
     """Extract and verify every completion in place, with a progress bar (code tasks run a sandbox here)."""
     total = sum(len(c) for c in completions)
     with progress_bar(f"verifying {label}", total=total, enabled=total > 0) as advance:
         for problem, group in zip(problems, completions):
             for completion in group:
-                judge(task, completion, problem.gold)
+                grade(task, completion, problem.gold)
             advance(len(group))
 
 
@@ -56,18 +57,18 @@ def evaluate_split(
     iteration: int = 0,
 ) -> list[Record]:
     """Greedy completion (an episode of `ev.attempts` attempts) plus `ev.k` samples per problem of one split,
-    all judged."""
+    all graded."""
     check_attempts(task, ev.attempts)
     problems = task.load(split, ev.limit)
     prompts = [task.format_prompt(p, shots) for p in problems]
     greedy = sampler.sample(prompts, sampling.params(greedy=True))
     samples = sampler.sample(prompts, sampling.model_copy(update={"n": ev.k}).params()) if ev.k else [[] for _ in problems]
-    judge_all(task, problems, greedy, f"{split} greedy")
+    grade_all(task, problems, greedy, f"{split} greedy")
     if ev.attempts > 1:
         firsts = correct_attempts(sampler, task, problems, prompts, [g[0] for g in greedy],
                                   sampling.params(greedy=True), ev.attempts)
         greedy = [[c] for c in firsts]
-    judge_all(task, problems, samples, f"{split} samples")
+    grade_all(task, problems, samples, f"{split} samples")
     return [
         Record(p.id, iteration, split, prompt, p.gold, p.metadata, g[0], s)
         for p, prompt, g, s in zip(problems, prompts, greedy, samples)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from selfimprove.config import dump_config
 from selfimprove.errors import UserError
@@ -258,11 +258,20 @@ def open_run(config: C, fresh: bool = False, force_config: bool = False) -> tupl
     return run, config
 
 
+def upgraded(cls: type[BaseModel], stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored config as the current config class reads it (keys renamed since, new fields at their
+    defaults), so that a run started by an earlier version resumes; as stored when it no longer validates."""
+    try:
+        return cls.model_validate(stored).model_dump(mode="json")
+    except ValidationError:
+        return stored
+
+
 def _check_config(run: RunDir, config: BaseModel, force_config: bool) -> None:
     """Compare with the stored config (refuse a difference unless forced, keeping the old one), then store it."""
     stored = run.root / "config.yaml"
     if stored.is_file():
-        old = yaml.safe_load(stored.read_text(encoding="utf-8")) or {}
+        old = upgraded(type(config), yaml.safe_load(stored.read_text(encoding="utf-8")) or {})
         diff = config_diff(old, config.model_dump(mode="json"))
         if diff and not force_config:
             raise UserError(

@@ -8,7 +8,8 @@ metrics read it like any two-attempt episode); the feedback text is returned bes
 from __future__ import annotations
 
 from selfimprove.attempts import episode, next_prompts
-from selfimprove.types import Completion, Problem, Prompt, Sampler, SamplingParams, Task, judge
+from selfimprove.types import Completion, Problem, Prompt, Sampler, SamplingParams, Task
+from selfimprove.verify import grade
 
 FEEDBACK = "Review the solution above step by step and say which step is wrong, if any."
 REFINE = "Using this feedback, rewrite the solution."
@@ -20,5 +21,5 @@ def self_refine(sampler: Sampler, task: Task, problems: list[Problem], prompts: 
     feedback_prompts = next_prompts(sampler, task, prompts, [c.text for c in firsts], FEEDBACK, "")
     feedback = [g[0].text for g in sampler.sample(feedback_prompts, params)]
     refine_prompts = next_prompts(sampler, task, feedback_prompts, feedback, REFINE)
-    refined = [judge(task, g[0], p.gold) for p, g in zip(problems, sampler.sample(refine_prompts, params))]
+    refined = [grade(task, g[0], p.gold) for p, g in zip(problems, sampler.sample(refine_prompts, params))]
     return [episode([a, b]) for a, b in zip(firsts, refined)], feedback

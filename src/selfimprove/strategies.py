@@ -1,6 +1,6 @@
-"""Self-improvement strategies: named, documented recipes for what each iteration trains on.
+"""Strategies of the iterative recipe: named, documented choices of what each iteration trains on.
 
-Every strategy runs the same loop (loop.py): sample N completions per improvement problem from M_{t-1},
+Every strategy runs the same loop (recipes/iterative.py): sample N completions per improvement problem from M_{t-1},
 verify them against the gold answer, curate a training set, train M_t, evaluate. They differ in the
 curation and the trainer of each iteration:
 
@@ -14,12 +14,14 @@ curation and the trainer of each iteration:
              problem's samples; the reference model is M_{t-1}; TRL's DPOTrainer.
     sft-dpo  one SFT iteration, then DPO iterations (Wu et al. 2024's SFT->DPO); `schedule` sets the
              order, e.g. [sft, dpo, dpo].
+    grpo     online RL with verifiable rewards (Shao et al. 2024, DeepSeekMath; TRL's GRPOTrainer): each step
+             samples a group of completions per improve problem from the current model and rewards those the
+             task verifies; the iteration's samples are still drawn, as diagnostics of M_{t-1}. Token entropy and
+             reward per step go to train_steps.jsonl (entropy collapse precedes the plateau, Cui et al. 2025).
+             With the boundary section it runs Yue et al. 2025's question: does RL narrow the solvable set?
     gold     the control arm: SFT on the improve split's reference solutions (the labels every other
              strategy does without), continuing from M_{t-1}. It bounds what self-improvement on that split
              can reach with the same trainer, so a strategy's gain reads as a share of the gold gain.
-    collapse model collapse (Shumailov et al. 2024): not this loop but selfimprove.collapse.recursion, run
-             by `selfimprove run` too: G generations of training the starting model on the previous
-             generation's text, no verification, with arms (fraction p of real data, epochs) side by side.
 
 Data mixing (all strategies): `replace` trains on this iteration's data only, `accumulate` on the data of
 all iterations so far (of the same method), and `keep_original` mixes a fresh random fraction p of the
@@ -36,13 +38,13 @@ from pydantic import Field, model_validator
 from selfimprove.config import Section
 from selfimprove.errors import UserError
 
-Method = Literal["sft", "dpo"]
-StrategyName = Literal["sft", "star", "dpo", "sft-dpo", "gold", "collapse"]
+Method = Literal["sft", "dpo", "grpo"]
+StrategyName = Literal["sft", "star", "dpo", "sft-dpo", "grpo", "gold"]
 
 
 @dataclass(frozen=True)
 class Strategy:
-    """A recipe: its name, a one-line description, whether it rationalizes (STaR), its trainer, and whether it
+    """A strategy: its name, a one-line description, whether it rationalizes (STaR), its trainer, and whether it
     trains on the reference solutions instead of its own samples (the gold control)."""
 
     name: str
@@ -61,12 +63,10 @@ STRATEGIES: dict[str, Strategy] = {
                     False, "dpo"),
     "sft-dpo": Strategy("sft-dpo", "one SFT iteration, then DPO iterations (loop.schedule, e.g. sft, dpo, dpo)",
                         False, None),
+    "grpo": Strategy("grpo", "online RL with verifiable rewards: GRPO on the improve problems, the task's verifier "
+                             "as the reward (DeepSeekMath; TRL GRPOTrainer; train.grpo)", False, "grpo"),
     "gold": Strategy("gold", "control arm: SFT on the improve split's reference solutions (an upper bound for "
                              "self-improvement on that split with the same trainer)", False, "sft", reference=True),
-    "collapse": Strategy("collapse", "model collapse (Shumailov et al. 2024): each generation is the starting model "
-                                     "trained on the previous generation's continuations of the real corpus, "
-                                     "unverified, with a fraction p of real blocks kept (section `collapse`)",
-                         False, "sft"),
 }
 
 
@@ -74,7 +74,7 @@ class LoopSection(Section):
     """How the loop runs: how many iterations, which strategy, and how it curates and mixes data."""
 
     strategy: StrategyName = Field(
-        "sft", description="Recipe: sft, star, dpo, sft-dpo, gold or collapse (see `selfimprove ls`).")
+        "sft", description="sft, star, dpo, sft-dpo, grpo or gold (see `selfimprove ls`).")
     iterations: int = Field(3, ge=0, description="T: iterations of sample -> verify -> curate -> train -> evaluate.")
     schedule: list[Method] | None = Field(
         None, description="sft-dpo only: the trainer of each iteration, e.g. [sft, dpo, dpo] "
@@ -124,8 +124,6 @@ class LoopSection(Section):
             raise ValueError("restart_from_base applies to SFT-only strategies (sft, star); DPO continues from M_{t-1}")
         if self.keep_original > 0 and "sft" not in methods:
             raise ValueError("keep_original mixes labeled solutions into SFT iterations; this run has none")
-        if self.strategy == "collapse" and self.keep_original > 0:
-            raise ValueError("collapse keeps real data per arm: set collapse.arms[].real_fraction, not keep_original")
         if "{gold}" not in self.hint:
             raise ValueError("hint must contain {gold}, where the gold answer goes")
         return self

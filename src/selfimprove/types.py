@@ -1,6 +1,6 @@
 """The whole contract between tasks, samplers, verifiers, curation and metrics.
 
-A `Task` turns a dataset into `Problem`s and judges answers; a `Sampler` turns prompts into
+A `Task` turns a dataset into `Problem`s and verifies answers; a `Sampler` turns prompts into
 `Completion`s; a `Record` is one problem at one iteration with everything sampled for it. Records are
 written one JSON line each, so every number in a report can be traced back to the text behind it.
 """
@@ -133,19 +133,5 @@ class Task(Protocol):
         ...
 
     # A task whose completions have checkable arithmetic steps also defines
-    # `check_steps(self, text: str) -> selfimprove.verify.steps.StepCheck`; `judge` records it.
-
-
-def judge(task: Task, completion: Completion, gold: str) -> Completion:
-    """Fill in a completion's extracted answers and verdicts, strict and flexible (extraction is kept apart
-    from scoring, as in lm-evaluation-harness), and its step check when the task has one."""
-    completion.answer = task.extract(completion.text, "strict")
-    completion.correct = task.verify(completion.answer, gold)
-    completion.answer_flexible = task.extract(completion.text, "flexible")
-    completion.correct_flexible = task.verify(completion.answer_flexible, gold)
-    check_steps = getattr(task, "check_steps", None)
-    if check_steps is not None:
-        from selfimprove.verify.steps import record_steps  # the contract module imports nothing at load time
-
-        record_steps(completion, check_steps(completion.text))
-    return completion
+    # `check_steps(self, text: str) -> selfimprove.verify.steps.StepCheck`; `selfimprove.verify.grade`
+    # records it.

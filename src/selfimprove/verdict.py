@@ -1,8 +1,8 @@
-"""Was a self-improvement run progress or regress? A rule-based judge over per-iteration metrics.
+"""Was a self-improvement run progress or regress? A rule-based decision over per-iteration metrics.
 
 Wu et al. 2024 ("Progress or Regress? Self-Improvement Reversal in Post-training") show that iterative
 post-training can raise in-distribution pass@1 while the model gets worse in ways pass@1 hides; they
-call this *self-improvement reversal*. This judge compares the starting model (iteration 0) with the
+call this *self-improvement reversal*. The verdict compares the starting model (iteration 0) with the
 last iteration (or the one with the best in-distribution pass@1) and checks each hidden signal:
 
     coverage_stalled          coverage@N rose by less than `coverage_min_rise` (selection, not ability)
@@ -56,7 +56,7 @@ Label = Literal["progress", "reversal", "regress", "flat"]
 
 
 class VerdictConfig(BaseModel):
-    """Thresholds of the judge. Absolute thresholds are fractions of problems (0.01 = 1 point)."""
+    """Thresholds of the verdict. Absolute thresholds are fractions of problems (0.01 = 1 point)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -115,7 +115,7 @@ class Signal:
 
 @dataclass
 class Verdict:
-    """The judgement of a run: label, a one-line summary, and every signal with its numbers."""
+    """The verdict of a run: label, a one-line summary, and every signal with its numbers."""
 
     label: Label
     summary: str
@@ -364,7 +364,7 @@ def step_notes(history: list[dict[str, Any]], cfg: VerdictConfig, b: int) -> lis
     return notes
 
 
-def judge(history: list[dict[str, Any]], config: VerdictConfig | None = None) -> Verdict:
+def decide(history: list[dict[str, Any]], config: VerdictConfig | None = None) -> Verdict:
     """Judge a run from its metrics history (history[i] = iteration i's {split: summarize() dict})."""
     cfg = config or VerdictConfig()
     if len(history) < 2:

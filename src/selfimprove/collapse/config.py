@@ -1,9 +1,10 @@
-"""The `collapse` section of a run config (strategy `collapse`): the corpus, the blocks, the decoding of
-each generation's synthetic corpus, and the arms (fraction of real data kept, epochs) run side by side.
+"""The `collapse` section of a run config (recipe `collapse`): the generations, the corpus, the blocks, the
+decoding of each generation's synthetic corpus, and the arms (fraction of real data kept, epochs) run side by
+side.
 
 Shumailov et al. (Nature 2024) run two settings on the same axes: no original data kept, 5 epochs per
 generation; and a random 10% of the original data kept, 10 epochs per generation. Those are the default
-arms. The number of generations G is `loop.iterations`.
+arms.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ def _paper_arms() -> list[CollapseArm]:
 
 
 class CollapseSection(Section):
-    """Recursive training on generated data (Shumailov et al. 2024), for strategy `collapse`."""
+    """Recursive training on generated data (Shumailov et al. 2024), for recipe `collapse`."""
+
+    generations: int = Field(3, ge=0, description="G: generations 1..G of training on the previous generation's "
+                                                 "text, after generation 0 on the real corpus.")
 
     train_split: str = Field(
         "train", description="Split of the task whose text is the real training corpus (wikitext2: train, or "

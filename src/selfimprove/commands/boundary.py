@@ -5,7 +5,7 @@ pass@k for k = 1, 2, 4, ... <= k with intervals, pass^k and cover@tau (selfimpro
 Files, in the run directory (everything the report shows is rebuilt from them):
 
     boundary/settings.json             split, k, decoding, seed, shard size (a rerun must match)
-    boundary/iter_XXX/part_NNNN.jsonl  judged Records of one shard of problems (written atomically)
+    boundary/iter_XXX/part_NNNN.jsonl  graded Records of one shard of problems (written atomically)
     boundary/iter_XXX/part_NNNN.json   how long that shard took to sample (seconds, samples, tokens)
     boundary/boundary.json             the curves of each iteration and their comparison
 
@@ -25,13 +25,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from rich.console import Console
 from rich.table import Table
 
-from selfimprove.config import Section, explain, read_yaml
+from selfimprove.config import Section, read_yaml
 from selfimprove.errors import UserError
-from selfimprove.evaluate import judge_all
+from selfimprove.evaluate import grade_all
 from selfimprove.fingerprint import folder_fingerprint
 from selfimprove.jsonl import read_jsonl, write_atomic, write_jsonl
 from selfimprove.metrics.boundary import crossing, curves, solved_by_one
@@ -56,15 +56,12 @@ class BoundarySection(Section):
 
 
 def _run_config(run_dir: Path) -> Any:
-    from selfimprove.commands.run import RunConfig
+    from selfimprove.recipes import run_config
 
     file = run_dir / "config.yaml"
     if not file.is_file():
         raise UserError(f"{run_dir} is not a run directory (no config.yaml); give one written by `selfimprove run`")
-    try:
-        return RunConfig.model_validate(read_yaml(file))
-    except ValidationError as e:
-        raise UserError(explain(RunConfig, e, str(file))) from None
+    return run_config(read_yaml(file), str(file))
 
 
 def _evaluated(run_dir: Path) -> list[int]:
@@ -128,7 +125,7 @@ def check_model(folder: Path, t: int, path: str) -> None:
 
 def sample_iteration(cfg: BoundarySection, run: Any, task: Any, split: str, t: int, folder: Path) -> None:
     """Sample every shard of iteration t's model that is not on disk yet."""
-    from selfimprove.loop import model_path
+    from selfimprove.recipes.stages import model_path
     from selfimprove.rundir import RunDir
     from selfimprove.sampling import make_sampler
 
@@ -153,7 +150,7 @@ def sample_iteration(cfg: BoundarySection, run: Any, task: Any, split: str, t: i
         began = time.perf_counter()
         completions = sampler.sample(prompts, replace(params, seed=shard_seed(cfg.seed, t, shard)))
         seconds = time.perf_counter() - began
-        judge_all(task, chunk, completions, f"iteration {t}, shard {shard}")
+        grade_all(task, chunk, completions, f"iteration {t}, shard {shard}")
         tokens = sum(c.num_tokens for group in completions for c in group)
         write_atomic(out.with_suffix(".json"), json.dumps({"seconds": seconds, "samples": cfg.k * len(chunk),
                                                            "tokens": tokens}) + "\n")

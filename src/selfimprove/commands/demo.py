@@ -13,12 +13,12 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from rich.console import Console
 
-from selfimprove.commands.run import RunConfig, run
-from selfimprove.config import apply_override, explain, read_yaml
-from selfimprove.errors import UserError
+from selfimprove.commands.run import run
+from selfimprove.config import apply_override, read_yaml
+from selfimprove.recipes import run_config
+from selfimprove.recipes.config import BaseRunConfig
 
 DEMO: dict[str, Any] = {
     "name": "demo",
@@ -33,15 +33,12 @@ DEMO: dict[str, Any] = {
 }
 
 
-def demo_config(path: Path | None = None, overrides: list[str] | None = None) -> RunConfig:
-    """The demo's RunConfig: the built-in settings (or a YAML file), then command-line overrides."""
+def demo_config(path: Path | None = None, overrides: list[str] | None = None) -> BaseRunConfig:
+    """The demo's run config: the built-in settings (or a YAML file), then command-line overrides."""
     data = read_yaml(path) if path is not None else copy.deepcopy(DEMO)
     for override in overrides or []:
         apply_override(data, override)
-    try:
-        return RunConfig.model_validate(data)
-    except ValidationError as e:
-        raise UserError(explain(RunConfig, e, str(path) if path else "the demo settings and overrides")) from None
+    return run_config(data, str(path) if path else "the demo settings and overrides")
 
 
 def ensure_seed_model(path: str) -> None:
@@ -55,7 +52,7 @@ def ensure_seed_model(path: str) -> None:
     Console().print(f"seed model saved to {out} (trained for {seconds:.0f} s)")
 
 
-def run_demo(cfg: RunConfig, fresh: bool = False) -> Path:
+def run_demo(cfg: BaseRunConfig, fresh: bool = False) -> Path:
     """Pretrain if needed, then run (or resume) the demo; returns the run directory."""
     ensure_seed_model(cfg.model.path)
     return run(cfg, fresh=fresh)

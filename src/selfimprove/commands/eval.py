@@ -67,7 +67,7 @@ def check_out_folder(out: Path) -> None:
 
 
 def run_eval(cfg: EvalConfig) -> dict:
-    """Sample, judge, summarize; write the records and metrics under cfg.out and print a table."""
+    """Sample, grade, summarize; write the records and metrics under cfg.out and print a table."""
     check_out_folder(Path(cfg.out or "."))
     task = get_task(cfg.task.name, **cfg.task.options)
     cfg.eval.splits = default_splits(cfg.task.name, cfg.eval.splits, "splits" in cfg.eval.model_fields_set)

@@ -5,76 +5,20 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from pkgutil import resolve_name
 from typing import Any
 
-from pydantic import Field, model_validator
 from rich.console import Console
 
-from selfimprove.collapse.config import CollapseSection
-from selfimprove.config import Section
 from selfimprove.errors import UserError
-from selfimprove.evaluate import EvalSection
 from selfimprove.fingerprint import check_inputs, input_fingerprints
+from selfimprove.recipes import get_recipe
+from selfimprove.recipes.config import BaseRunConfig
 from selfimprove.rundir import RunDir, open_run
-from selfimprove.sections import ModelSection, SamplingSection, TaskSection
-from selfimprove.strategies import LoopSection
-from selfimprove.train.config import TrainSection
-from selfimprove.verdict import VerdictConfig, judge
+from selfimprove.verdict import VerdictConfig, decide
 
 
-class RunConfig(Section):
-    """A self-improvement run: the starting checkpoint, the task, and how each stage of the loop runs."""
-
-    name: str = Field("run", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-                      description="Run name; the run directory is <out>/<name>.")
-    out: str = Field("runs", description="Folder that holds run directories.")
-    seed: int = Field(0, description="Run seed: each stage's seed derives from (seed, iteration, stage).")
-    task: TaskSection = Field(default_factory=TaskSection, description="Which task and how to prompt it.")
-    model: ModelSection = Field(..., description="The starting model M_0: any HF checkpoint directory or hub id.")
-    sampling: SamplingSection = Field(
-        default_factory=SamplingSection, description="How improvement problems are sampled (N = sampling.n); "
-                                                     "evaluation samples use the same temperature and top-p.",
-    )
-    eval: EvalSection = Field(default_factory=EvalSection, description="What is evaluated after each iteration.")
-    train: TrainSection = Field(default_factory=TrainSection, description="Trainer hyper-parameters (SFT and DPO).")
-    loop: LoopSection = Field(default_factory=LoopSection, description="Iterations, strategy, curation, mixing.")
-    verdict: VerdictConfig = Field(default_factory=VerdictConfig, description="Thresholds of the final verdict.")
-    collapse: CollapseSection | None = Field(
-        None, description="loop.strategy=collapse only (filled with defaults when absent): corpus, blocks, decoding "
-                          "and arms of the recursive training (selfimprove.collapse.config).",
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _collapse_defaults(cls, data: Any) -> Any:
-        """strategy collapse without a collapse section runs the paper's defaults."""
-        loop = data.get("loop") if isinstance(data, dict) else None
-        strategy = loop.get("strategy") if isinstance(loop, dict) else getattr(loop, "strategy", None)
-        if strategy == "collapse" and data.get("collapse") is None:
-            data = {**data, "collapse": {}}
-        return data
-
-    @model_validator(mode="after")
-    def _collapse_only(self) -> RunConfig:
-        if self.collapse is not None and self.loop.strategy != "collapse":
-            raise ValueError(f"the collapse section is for loop.strategy=collapse, not {self.loop.strategy!r}")
-        monitor = self.eval.perplexity.split or (self.eval.splits[0] if self.eval.splits else None)
-        if self.loop.keep_original > 0 and self.eval.perplexity.enabled and monitor == self.loop.seed_split:
-            raise ValueError(f"eval.perplexity scores split {monitor!r}, which keep_original trains on; "
-                             "set eval.perplexity.split to a held-out split")
-        return self
-
-    @model_validator(mode="after")
-    def _trainable(self) -> RunConfig:
-        """A run fine-tunes its model, so it needs the weights here: a served model cannot be trained."""
-        if self.model.backend != "hf":
-            raise ValueError("model.backend must be hf for a run: the loop trains the model, so it needs local "
-                             "weights (a checkpoint, hub id or preset); evaluate a served model with "
-                             "`selfimprove eval --backend openai` instead")
-        return self
-
-
-def run(cfg: RunConfig, fresh: bool = False, force_config: bool = False) -> Path:
+def run(cfg: BaseRunConfig, fresh: bool = False, force_config: bool = False) -> Path:
     """Run or resume the loop, print the verdict, write the HTML report; returns the run directory."""
     console = Console()
     check_startable(cfg)
@@ -90,21 +34,21 @@ def run(cfg: RunConfig, fresh: bool = False, force_config: bool = False) -> Path
     return run_dir.root
 
 
-def check_startable(cfg: RunConfig) -> None:
+def check_startable(cfg: BaseRunConfig) -> None:
     """Everything that can be checked before the run directory is created: the task and its splits, and a
     local starting checkpoint (a failed start must not leave a folder that refuses the corrected command)."""
-    from selfimprove.loop import check_splits
     from selfimprove.sampling.hf import check_checkpoint
     from selfimprove.tasks import get_task
 
-    task = get_task(cfg.task.name, **cfg.task.options)
-    if cfg.loop.strategy != "collapse":
-        check_splits(task, cfg)
+    get_task(cfg.task.name, **cfg.task.options)
+    check = get_recipe(cfg.recipe).check
+    if check is not None:
+        resolve_name(check)(cfg)
     if Path(cfg.model.path).exists():
         check_checkpoint(Path(cfg.model.path))
 
 
-def data_inputs(cfg: RunConfig) -> list[Path]:
+def data_inputs(cfg: BaseRunConfig) -> list[Path]:
     """The local data the run reads: <data root>/<task>/ and any task option naming an existing file."""
     from selfimprove.tasks.data import data_root
 
@@ -114,29 +58,24 @@ def data_inputs(cfg: RunConfig) -> list[Path]:
     return [p for p in [*folders, *files] if p.exists()]
 
 
-def run_stages(console: Console, cfg: RunConfig, run_dir: RunDir) -> None:
-    """The loop (or the collapse driver), its verdict and the report."""
-    from selfimprove.loop import run_loop
-
+def run_stages(console: Console, cfg: BaseRunConfig, run_dir: RunDir) -> None:
+    """The config's recipe, its verdict (for recipes that have one) and the report."""
+    recipe = get_recipe(cfg.recipe)
     done = run_dir.completed_iterations()
     state = f"resuming after iteration {done[-1]}" if done else "new run"
-    console.print(f"run directory: {run_dir.root} ({state}; strategy {cfg.loop.strategy}, "
-                  f"{cfg.loop.iterations} iterations)")
-    if cfg.loop.strategy == "collapse":  # its own driver: generations of recursive training, no verdict
-        from selfimprove.collapse.recursion import run_collapse
-
-        run_collapse(cfg, run_dir)
-    else:
-        show_verdict(console, run_loop(cfg, run_dir), cfg.verdict)
+    console.print(f"run directory: {run_dir.root} ({state}; {cfg.describe()})")
+    history = resolve_name(recipe.run)(cfg, run_dir)
+    if recipe.verdict:
+        show_verdict(console, history, cfg.verdict)
     write_report(console, run_dir)
 
 
 def show_verdict(console: Console, history: list[dict[str, Any]], cfg: VerdictConfig) -> None:
-    """The run's verdict (progress, reversal, regress or flat) in one line, when it can be judged."""
+    """The run's verdict (progress, reversal, regress or flat) in one line, when it can be decided."""
     if len(history) < 2:
         return
     try:
-        verdict = judge(history, cfg)
+        verdict = decide(history, cfg)
     except UserError as e:
         console.print(f"no verdict: {e}")
         return

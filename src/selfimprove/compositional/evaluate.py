@@ -12,7 +12,7 @@ program that prints the answers, run in the sandbox; see code_mode.py).
 The self-improvement loop measures every iteration's model this way when `eval.compositional.enabled` is
 set (suite.py: one call in the evaluate stage; transcripts in each iteration's compositional.jsonl). From other
 code, `compositional_metrics(sampler, task_or_task_section, CompositionalSection(...), ...)` returns the
-metrics dict alone; `evaluate_compositional` also returns the judged transcripts (Records).
+metrics dict alone; `evaluate_compositional` also returns the graded transcripts (Records).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class CompositionalSection(Section):
 
 @dataclass
 class CompositionalResult:
-    """The metrics dict (what metrics.json holds under "compositional") and the judged transcripts."""
+    """The metrics dict (what metrics.json holds under "compositional") and the graded transcripts."""
 
     metrics: dict[str, Any]
     records: list[Record]
@@ -248,7 +248,7 @@ def run_mode(
 
 
 def mode_records(run: ModeRun, problems: list[Problem], split: str, iteration: int) -> list[Record]:
-    """The judged transcripts of one mode, split `<pair split>/<mode>/<role>`: each completion carries its
+    """The graded transcripts of one mode, split `<pair split>/<mode>/<role>`: each completion carries its
     answer and verdict (a pair's `correct` is S_comp's: both halves right), strict and flexible."""
     records = []
     for role in ROLES:

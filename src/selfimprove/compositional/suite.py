@@ -4,7 +4,7 @@ Hosseini et al. 2024 ("Not All LLM Reasoners Are Created Equal", Sec. 5) saw com
 early and then fall under continued GSM8K fine-tuning, while GSM8K accuracy kept rising. To see this in a
 run (`eval.compositional.enabled: true`), every iteration's evaluate stage measures M_t on composed pairs
 with the sampler it evaluates with: S1, S2, S_comp and the reasoning gap Δ = S_comp - S1·S2 (bootstrap
-intervals, strict and flexible extraction; see evaluate.py), writes the judged transcripts to
+intervals, strict and flexible extraction; see evaluate.py), writes the graded transcripts to
 `compositional.jsonl` beside eval.jsonl and the numbers to metrics.json under "compositional"
 (`selfimprove eval` does the same for one model).
 
@@ -63,7 +63,7 @@ class CompositionalSuite(CompositionalSection):
 
 
 class TaskConfig(Protocol):
-    """What the suite reads of a command's config (RunConfig and EvalConfig both fit)."""
+    """What the suite reads of a command's config (IterativeConfig and EvalConfig both fit)."""
 
     task: TaskSection
     sampling: SamplingSection
@@ -98,7 +98,7 @@ def known_greedy(records: Sequence[Record], suite: CompositionalSuite, max_new_t
 def evaluate_suite(
     cfg: TaskConfig, task: Task, sampler: Sampler, records: Sequence[Record], out_dir: Path, iteration: int,
 ) -> dict[str, Any]:
-    """The gap metrics of the model behind `sampler` (see evaluate.py for the keys), its judged transcripts
+    """The gap metrics of the model behind `sampler` (see evaluate.py for the keys), its graded transcripts
     written to `out_dir/compositional.jsonl`. `records` are this evaluation's other records."""
     suite = cfg.eval.compositional
     if suite.limit is None and cfg.eval.limit is not None:

@@ -1,6 +1,6 @@
 """Reading verdicts out of Records, in one place, so every metric treats a missing verdict the same way.
 
-A completion whose `correct` (strict) or `correct_flexible` is None was never judged. Counting it as
+A completion whose `correct` (strict) or `correct_flexible` is None was never graded. Counting it as
 wrong would silently lower every accuracy, so the metrics refuse it and say how to fix it.
 """
 
@@ -11,12 +11,12 @@ from selfimprove.types import Completion, Record
 
 
 def is_correct(completion: Completion, flexible: bool = False, where: str = "a completion") -> bool:
-    """The strict (default) or flexible verdict of a completion; a UserError when it was never judged."""
+    """The strict (default) or flexible verdict of a completion; a UserError when it was never graded."""
     verdict = completion.correct_flexible if flexible else completion.correct
     if verdict is None:
         kind = "flexible" if flexible else "strict"
         raise UserError(
-            f"{where} has no {kind} verdict; judge completions (selfimprove.types.judge) before computing metrics"
+            f"{where} has no {kind} verdict; grade completions (selfimprove.verify.grade) before computing metrics"
         )
     return bool(verdict)
 

@@ -29,13 +29,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from selfimprove.attempts import correct_attempts
+from selfimprove.attempts import check_attempts, correct_attempts
 from selfimprove.evaluate import evaluate_split, grade_all
 from selfimprove.jsonl import read_jsonl, write_atomic, write_jsonl
 from selfimprove.metrics.correction import KEYS, LABELS, correction_change, episode_pairs
 from selfimprove.metrics.summary import summarize_splits
 from selfimprove.recipes.score_config import ScoreConfig
-from selfimprove.recipes.stages import Models, read_records, save_checkpoint, stage_seed, train_stage
+from selfimprove.recipes.stages import Models, keep_step_log, read_records, save_checkpoint, stage_seed, train_stage
 from selfimprove.rundir import RunDir
 from selfimprove.self_refine import self_refine
 from selfimprove.tasks import check_nonempty
@@ -51,8 +51,7 @@ def run_score(cfg: ScoreConfig, run: RunDir) -> list[dict[str, Any]]:
     from selfimprove.tasks import get_task
 
     task = get_task(cfg.task.name, **cfg.task.options)
-    for split in [*cfg.eval.splits, cfg.score.train_split]:
-        check_nonempty(task, split)
+    check_run(cfg)
     models = Models(cfg.model, cfg.sampling.batch_size)
     for t, arm in enumerate(cfg.score.arms):
         if arm in RL_STAGES or arm in SFT_ARMS:
@@ -62,6 +61,16 @@ def run_score(cfg: ScoreConfig, run: RunDir) -> list[dict[str, Any]]:
     write_atomic(run.root / "score.json", json.dumps(table, indent=1) + "\n")
     Console().print(*(table_view(split, rows) for split, rows in table.items()))
     return run.rebuild_metrics_jsonl()
+
+
+def check_run(cfg: ScoreConfig) -> None:
+    """Before the run directory exists: the splits exist and the task has a correction instruction."""
+    from selfimprove.tasks import get_task
+
+    task = get_task(cfg.task.name, **cfg.task.options)
+    check_attempts(task, 2)
+    for split in [*cfg.eval.splits, cfg.score.train_split]:
+        check_nonempty(task, split)
 
 
 def arm_path(cfg: ScoreConfig, run: RunDir, arm: str) -> str:
@@ -103,7 +112,7 @@ def train_arm(cfg: ScoreConfig, task: Task, models: Models, run: RunDir, t: int,
     ref, _ = load_model(cfg.model.path, cfg.model.dtype, cfg.model.device)  # πref: the starting model
     model = train_score(model, tokenizer, rl_rows(cfg, task), cfg.score.trainer, steps, stage, work / "trainer", ref,
                         seed, cfg.model.chat)
-    write_atomic(run.iter_dir(t) / "train_steps.jsonl", (work / "trainer" / "steps.jsonl").read_text())
+    keep_step_log(work / "trainer", run.iter_dir(t))
     save_checkpoint(model, tokenizer, run, t)
 
 

@@ -1,6 +1,6 @@
 """Model collapse in the HTML report (Shumailov et al., Nature 2024).
 
-* A collapse run (loop.strategy=collapse) gets its own page, rebuilt from its files: perplexity on real
+* A collapse run (recipe collapse) gets its own page, rebuilt from its files: perplexity on real
   test data per generation with every arm (fraction p of real data kept) on the same axes, tail loss and
   corpus statistics per generation, the per-block perplexity histograms, what the generations wrote, the
   Gaussian-mixture demonstration, and the run directory.
@@ -34,9 +34,12 @@ if TYPE_CHECKING:  # the collapse modules load torch: imported where a collapse 
 
 
 def is_collapse_run(run_dir: Path) -> bool:
-    """Whether the run directory's config.yaml says loop.strategy=collapse."""
+    """Whether the run directory's config.yaml is of recipe collapse (or, written before recipes, of
+    loop.strategy=collapse)."""
+    from selfimprove.recipes import recipe_of
+
     file = Path(run_dir) / "config.yaml"
-    return file.is_file() and pick(read_yaml(file), "loop", "strategy") == "collapse"
+    return file.is_file() and recipe_of(read_yaml(file)) == "collapse"
 
 
 def _section_of(run_dir: Path) -> tuple[dict[str, Any], CollapseSection]:

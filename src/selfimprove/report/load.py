@@ -59,7 +59,7 @@ class Run:
 
     @property
     def history(self) -> list[dict[str, Any]]:
-        """history[i] = iteration i's metrics dict (what selfimprove.verdict.judge reads)."""
+        """history[i] = iteration i's metrics dict (what selfimprove.verdict.decide reads)."""
         return [it.metrics for it in self.iterations]
 
 

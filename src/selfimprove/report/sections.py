@@ -21,7 +21,7 @@ from selfimprove.report.plots import Panel, data_uri
 from selfimprove.report.render import Section, fragment, num, pct
 from selfimprove.report.samples import BrowserSection, choose
 from selfimprove.report.steps import steps_section
-from selfimprove.verdict import Verdict, VerdictConfig, judge
+from selfimprove.verdict import Verdict, VerdictConfig, decide
 
 
 @dataclass
@@ -36,11 +36,11 @@ def figure(panel_list: list[Panel], alt: str, caption: str, ncols: int = 3) -> A
 
 
 def run_verdict(history: list[dict[str, Any]], cfg: VerdictConfig) -> tuple[Verdict | None, str]:
-    """The verdict of a run, or None and the reason it cannot be judged (one iteration, missing split)."""
+    """The verdict of a run, or None and the reason it cannot be decided (one iteration, missing split)."""
     if len(history) < 2:
         return None, "Only iteration 0 is evaluated so far; the verdict compares it with a later iteration."
     try:
-        return judge(history, cfg), ""
+        return decide(history, cfg), ""
     except UserError as e:
         return None, str(e)
 

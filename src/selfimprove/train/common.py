@@ -1,4 +1,4 @@
-"""What the SFT and DPO adapters share: trainer arguments, a wall-clock limit, LoRA, saving."""
+"""What the trainers' adapters share: trainer arguments, a wall-clock limit, LoRA, saving."""
 
 from __future__ import annotations
 
@@ -14,10 +14,6 @@ from selfimprove.progress import StepBar, verbose
 
 from selfimprove.sampling import as_chat
 from selfimprove.train.config import TrainSection
-
-# The columns each TRL trainer sees; curated rows also carry problem_id and source.
-SFT_COLUMNS = ("prompt", "completion")
-DPO_COLUMNS = ("prompt", "chosen", "rejected")
 
 
 class TimeLimit(TrainerCallback):
@@ -39,10 +35,13 @@ class TimeLimit(TrainerCallback):
 def as_conversations(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[dict[str, Any]]:
     """Rows in TRL's conversational format: the prompt becomes one user message and each completion column
     (completion, chosen, rejected) one assistant message, so the trainer renders them through the tokenizer's
-    chat template exactly as the chat sampler renders prompts (model.chat). Other keys are dropped."""
+    chat template exactly as the chat sampler renders prompts (model.chat). Columns that are not text to render
+    (an RL row's gold and task) pass unchanged; other keys are dropped."""
     def turn(column: str, text: Any) -> Any:
         if column == "prompt":
             return as_chat(text)  # the very conversion the chat sampler applies
+        if column not in ("completion", "chosen", "rejected"):
+            return text
         return [{"role": "assistant", "content": text}] if isinstance(text, str) else text
 
     return [{c: turn(c, row[c]) for c in columns} for row in rows]

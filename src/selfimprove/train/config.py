@@ -1,11 +1,18 @@
-"""Training hyper-parameters shared by the SFT and DPO adapters (TRL-style: one typed config, help text)."""
+"""Training hyper-parameters shared by every trainer (selfimprove.train.registry), plus one section per method
+that has its own (TRL's <method>_config pairing: `train.dpo`). No torch here: run configs import this."""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
 
 from selfimprove.config import Section
+from selfimprove.train.dpo_config import DPOSection
 from selfimprove.train.grpo_config import GRPOSection
+
+# Keys of older configs that moved into `train.dpo` (still accepted, read as the new ones).
+MOVED = {"dpo_beta": "beta", "dpo_learning_rate": "learning_rate"}
 
 
 class LoraSection(Section):
@@ -36,14 +43,28 @@ class TrainSection(Section):
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     max_length: int = Field(512, ge=8, description="Longest tokenized training row; longer rows are truncated.")
     seed: int = Field(0, description="Training seed (data order, dropout, init of new weights).")
-    dpo_beta: float = Field(0.1, gt=0, description="DPO beta (strength of the KL anchor to the reference model).")
-    dpo_learning_rate: float | None = Field(
-        None, gt=0, description="Peak learning rate of DPO training (SFT -> DPO runs); null = learning_rate."
-    )
     logging_steps: int = Field(10, ge=1, description="Log the loss every this many steps.")
     report_to: list[str] = Field(
         default_factory=list,
         description="Trainer logging integrations (tensorboard, mlflow, wandb); empty = none, nothing needs a network.",
     )
     lora: LoraSection = Field(default_factory=LoraSection, description="LoRA through PEFT.")
+    dpo: DPOSection = Field(default_factory=DPOSection, description="DPO only: beta and its own learning rate.")
     grpo: GRPOSection = Field(default_factory=GRPOSection, description="GRPO (online RL on the task's verifier).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        """train.dpo_beta / train.dpo_learning_rate (older configs and run directories) are read as
+        train.dpo.beta / train.dpo.learning_rate; giving both spellings of one is an error."""
+        if not isinstance(data, dict) or not MOVED.keys() & data.keys():
+            return data
+        data = dict(data)
+        dpo = dict(data.get("dpo") or {})
+        for old, new in MOVED.items():
+            if old in data:
+                if new in dpo:
+                    raise ValueError(f"train.{old} moved to train.dpo.{new}; give only train.dpo.{new}")
+                dpo[new] = data.pop(old)
+        data["dpo"] = dpo
+        return data

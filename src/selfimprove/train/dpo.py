@@ -1,6 +1,6 @@
 """DPO adapter: prompt/chosen/rejected rows -> TRL DPOTrainer (Rafailov et al. 2023).
 
-The loss is TRL's sigmoid DPO loss on completion tokens, with strength `beta` (TrainSection.dpo_beta).
+The loss is TRL's sigmoid DPO loss on completion tokens, with strength `beta` (train.dpo.beta, selfimprove.train.dpo_config).
 The reference model is the model training starts from (M_{t-1} in iterative DPO) unless one is given;
 with LoRA, TRL uses the base weights with the adapter disabled as the reference, holding no second copy.
 """
@@ -16,8 +16,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl import DPOConfig, DPOTrainer
 
 from selfimprove.errors import UserError
-from selfimprove.train.common import DPO_COLUMNS, callbacks, peft_config, quiet, trainer_kwargs
+from selfimprove.train.common import callbacks, peft_config, quiet, trainer_kwargs
 from selfimprove.train.config import TrainSection
+from selfimprove.train.registry import DPO_COLUMNS
 
 
 def train_dpo(
@@ -35,8 +36,8 @@ def train_dpo(
     if ref_model is None and not cfg.lora.enabled:
         ref_model = copy.deepcopy(model)  # frozen copy of the starting weights: the KL anchor of DPO
     kwargs = trainer_kwargs(cfg, work_dir, model)
-    kwargs["learning_rate"] = cfg.dpo_learning_rate or cfg.learning_rate
-    args = DPOConfig(**kwargs, beta=cfg.dpo_beta, max_length=cfg.max_length)
+    kwargs["learning_rate"] = cfg.dpo.learning_rate or cfg.learning_rate
+    args = DPOConfig(**kwargs, beta=cfg.dpo.beta, max_length=cfg.max_length)
     trainer = DPOTrainer(
         model=model,
         ref_model=ref_model,

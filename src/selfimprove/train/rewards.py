@@ -11,7 +11,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from selfimprove.types import Completion, Task, judge
+from selfimprove.types import Completion, Task
+from selfimprove.verify import grade
 
 RL_COLUMNS = ("prompt", "gold", "task")
 
@@ -41,5 +42,5 @@ def verified_reward(prompts: list[Any], completions: list[Any], gold: list[str],
                     **_: Any) -> list[float]:
     """TRL reward function: 1.0 for each completion the task verifies against its gold answer, else 0.0
     (code tasks run their tests in the sandbox here)."""
-    return [float(bool(judge(task_of(spec), Completion(completion_text(c)), g).correct))
+    return [float(bool(grade(task_of(spec), Completion(completion_text(c)), g).correct))
             for c, g, spec in zip(completions, gold, task)]

@@ -41,7 +41,8 @@ from selfimprove.sampling.hf import HFSampler
 from selfimprove.train.rewards import task_of
 from selfimprove.train.score_config import SCoReSection
 from selfimprove.sampling import ChatPrompts, as_chat
-from selfimprove.types import Completion, Problem, Prompt, Sampler, SamplingParams, judge
+from selfimprove.types import Completion, Problem, Prompt, Sampler, SamplingParams
+from selfimprove.verify import grade
 
 Stage = Literal["I", "II", "single"]
 Tensor = torch.Tensor
@@ -111,7 +112,7 @@ def attempt_terms(model: PreTrainedModel, ref: PreTrainedModel, batch: tuple[Ten
 def rollout(sampler: Sampler, task: Any, problems: list[Problem], params: SamplingParams, two: bool) -> list[Any]:
     """On-policy episodes: a verified first attempt per problem and, when `two`, the second attempt."""
     prompts = [p.prompt for p in problems]
-    firsts = [judge(task, group[0], p.gold) for p, group in zip(problems, sampler.sample(prompts, params))]
+    firsts = [grade(task, group[0], p.gold) for p, group in zip(problems, sampler.sample(prompts, params))]
     if not two:
         return firsts
     return correct_attempts(sampler, task, problems, prompts, firsts, params, 2)

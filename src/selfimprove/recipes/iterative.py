@@ -1,4 +1,4 @@
-"""The self-improvement loop (Wu et al. 2024, "Progress or Regress?", Sec. 3; STaR; ReST-EM).
+"""Recipe `iterative`: the self-improvement loop (Wu et al. 2024, "Progress or Regress?", Sec. 3; STaR; ReST-EM).
 
 Iteration 0 evaluates the starting model M_0. Then for t = 1..T:
 
@@ -16,42 +16,35 @@ run computes exactly what an uninterrupted one does.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 from collections import Counter
 from dataclasses import replace
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from transformers import set_seed
 
 from selfimprove.collapse.monitor import monitor_metrics
 from selfimprove.compositional.suite import suite_metrics, suite_task
 from selfimprove.curate import Row, dpo_pairs, hinted_records, mix, rationale_rows, seed_rows, sft_rows
-from selfimprove.evaluate import evaluate_split, judge_all
+from selfimprove.evaluate import evaluate_split, grade_all
 from selfimprove.jsonl import read_jsonl, write_atomic, write_jsonl
 from selfimprove.metrics import EmbeddingCache, improvement_set
 from selfimprove.metrics.steps import step_metrics
 from selfimprove.metrics.summary import summarize_splits
 from selfimprove.report.console import metrics_table
-from selfimprove.rundir import RunDir, read_records_rows, replace_dir
-from selfimprove.sampling import make_sampler
-from selfimprove.sampling.hf import load_model
-from selfimprove.sections import ModelSection
+from selfimprove.recipes.stages import Models, model_path, read_records, stage_seed, train_stage as fit_stage
+from selfimprove.rundir import RunDir
 from selfimprove.strategies import Method, get_strategy, methods_of
 from selfimprove.tasks import check_nonempty
-from selfimprove.train.common import DPO_COLUMNS, SFT_COLUMNS, as_conversations
-from selfimprove.train.config import TrainSection
+from selfimprove.train.rewards import task_spec
 from selfimprove.types import Problem, Record, Sampler, Task
 
 if TYPE_CHECKING:
-    from selfimprove.commands.run import RunConfig
+    from selfimprove.recipes.config import IterativeConfig
 
 
-def run_loop(cfg: RunConfig, run: RunDir) -> list[dict[str, Any]]:
+def run_loop(cfg: IterativeConfig, run: RunDir) -> list[dict[str, Any]]:
     """Run, or resume, every stage of iterations 0..T. Returns the metrics of each iteration."""
     from selfimprove.tasks import get_task
 
@@ -75,7 +68,14 @@ def run_loop(cfg: RunConfig, run: RunDir) -> list[dict[str, Any]]:
     return run.rebuild_metrics_jsonl()
 
 
-def check_splits(task: Task, cfg: RunConfig) -> None:
+def check_run(cfg: IterativeConfig) -> None:
+    """Before the run directory exists: the task's splits (and its suite) can be run."""
+    from selfimprove.tasks import get_task
+
+    check_splits(get_task(cfg.task.name, **cfg.task.options), cfg)
+
+
+def check_splits(task: Task, cfg: IterativeConfig) -> None:
     """Fail on a bad split name (or a suite the task cannot run) before any model is loaded."""
     needed = [*cfg.eval.splits, cfg.loop.improve_split, *filter(None, [cfg.eval.perplexity.split])]
     if cfg.loop.keep_original > 0:
@@ -86,53 +86,14 @@ def check_splits(task: Task, cfg: RunConfig) -> None:
         suite_task(task, cfg.eval.compositional)  # an unsupported task fails now, not after iteration 0's sampling
 
 
-def stage_seed(cfg: RunConfig, t: int, stage: str) -> int:
-    """A 31-bit seed from (run seed, the section's own seed, iteration, stage): each stage gets its own
-    stream, and the same stage of the same iteration always gets the same one."""
-    own = cfg.train.seed if stage == "train" else cfg.sampling.seed
-    digest = hashlib.sha256(f"{cfg.seed}/{own}/{t}/{stage}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-
-
-def model_path(cfg: RunConfig, run: RunDir, t: int) -> str:
-    """Checkpoint of M_t: the starting model for t = 0, else the iteration's model/ directory."""
-    return cfg.model.path if t == 0 else str(run.model_dir(t))
-
-
-def read_records(path: Path) -> list[Record]:
-    return [Record.from_dict(row) for row in read_records_rows(path)]
-
-
-class Models:
-    """The one sampler held for sampling and evaluation, built from its checkpoint by `make_sampler` (so
-    model.chat applies the chat template as in `selfimprove eval`) and reused while the checkpoint stays the
-    same (M_t is evaluated, then sampled from at t + 1)."""
-
-    def __init__(self, section: ModelSection, batch_size: int) -> None:
-        self.section, self.batch_size = section, batch_size
-        self.path: str | None = None
-        self.current: Sampler | None = None
-
-    def sampler(self, path: str) -> Sampler:
-        if self.current is None or self.path != path:
-            self.release()
-            section = self.section.model_copy(update={"path": path})
-            self.path, self.current = path, make_sampler(section, self.batch_size)
-        return self.current
-
-    def release(self) -> None:
-        """Drop the held model (before training, so two copies never sit in memory)."""
-        self.path, self.current = None, None
-
-
-def sample_stage(cfg: RunConfig, task: Task, models: Models, run: RunDir, t: int, rationalize: bool) -> None:
-    """N samples per improvement problem from M_{t-1}, judged; STaR also samples hinted rationales."""
+def sample_stage(cfg: IterativeConfig, task: Task, models: Models, run: RunDir, t: int, rationalize: bool) -> None:
+    """N samples per improvement problem from M_{t-1}, graded; STaR also samples hinted rationales."""
     split = cfg.loop.improve_split
     problems = task.load(split, cfg.loop.improve_limit)
     prompts = [task.format_prompt(p, cfg.task.shots) for p in problems]
     sampler = models.sampler(model_path(cfg, run, t - 1))
     completions = sampler.sample(prompts, replace(cfg.sampling.params(), seed=stage_seed(cfg, t, "sample")))
-    judge_all(task, problems, completions, f"{split} samples")
+    grade_all(task, problems, completions, f"{split} samples")
     records = [Record(p.id, t, split, prompt, p.gold, p.metadata, None, c)
                for p, prompt, c in zip(problems, prompts, completions)]
     if rationalize:
@@ -141,21 +102,21 @@ def sample_stage(cfg: RunConfig, task: Task, models: Models, run: RunDir, t: int
     write_jsonl(run.iter_dir(t) / "samples.jsonl", (r.to_dict() for r in records))
 
 
-def rationalize_stage(cfg: RunConfig, task: Task, sampler: Sampler, records: list[Record], t: int) -> list[Record]:
+def rationalize_stage(cfg: IterativeConfig, task: Task, sampler: Sampler, records: list[Record], t: int) -> list[Record]:
     """STaR rationalization (Zelikman et al. 2022, Sec. 3.2): sample the unsolved problems again with the
-    gold answer as a hint; the judged samples are the candidate rationales."""
+    gold answer as a hint; the graded samples are the candidate rationales."""
     hinted = hinted_records(records, cfg.loop.hint)
     if not hinted:
         return []
     params = replace(cfg.sampling.params(), n=cfg.loop.rationalize_samples, seed=stage_seed(cfg, t, "rationalize"))
     completions = sampler.sample([r.prompt for r in hinted], params)
-    judge_all(task, [Problem(r.problem_id, r.prompt, r.gold) for r in hinted], completions, "rationales")
+    grade_all(task, [Problem(r.problem_id, r.prompt, r.gold) for r in hinted], completions, "rationales")
     for record, samples in zip(hinted, completions):
         record.samples = samples
     return hinted
 
 
-def iteration_rows(cfg: RunConfig, task: Task, run: RunDir, s: int, method: Method, rationalize: bool) -> list[Row]:
+def iteration_rows(cfg: IterativeConfig, task: Task, run: RunDir, s: int, method: Method, rationalize: bool) -> list[Row]:
     """The rows curated from iteration s's own samples (a pure function of files, so `accumulate` can
     recompute earlier iterations' rows exactly); the gold control's rows are the improve problems' reference
     solutions instead (its samples are still drawn, so its data summary shows M_{t-1}'s sampled accuracy)."""
@@ -164,6 +125,10 @@ def iteration_rows(cfg: RunConfig, task: Task, run: RunDir, s: int, method: Meth
         problems = task.load(loop.improve_split, loop.improve_limit)
         prompts = [task.format_prompt(p, cfg.task.shots) for p in problems]
         return seed_rows(problems, prompts, 1.0, stage_seed(cfg, s, "reference"), source="reference")
+    if method == "grpo":  # GRPO samples for itself while it trains: its rows are the problems
+        spec = task_spec(cfg.task.name, cfg.task.options)
+        return [{"prompt": task.format_prompt(p, cfg.task.shots), "gold": p.gold, "task": spec, "problem_id": p.id,
+                 "source": "problem"} for p in task.load(loop.improve_split, loop.improve_limit)]
     records = read_records(run.iter_dir(s) / "samples.jsonl")
     valid = loop.require_valid_steps
     if method == "dpo":
@@ -175,7 +140,7 @@ def iteration_rows(cfg: RunConfig, task: Task, run: RunDir, s: int, method: Meth
     return rows
 
 
-def curate_stage(cfg: RunConfig, task: Task, run: RunDir, t: int, methods: list[Method], rationalize: bool) -> None:
+def curate_stage(cfg: IterativeConfig, task: Task, run: RunDir, t: int, methods: list[Method], rationalize: bool) -> None:
     """This iteration's training file under the mixing policy, plus labeled seed rows (keep_original)."""
     method = methods[t - 1]
     same = [s for s in range(1, t + 1) if methods[s - 1] == method]
@@ -189,53 +154,19 @@ def curate_stage(cfg: RunConfig, task: Task, run: RunDir, t: int, methods: list[
     write_jsonl(run.iter_dir(t) / f"train_{method}.jsonl", rows)
 
 
-def train_stage(cfg: RunConfig, models: Models, run: RunDir, t: int, method: Method) -> None:
-    """Train M_t with TRL on this iteration's rows; save it under a temporary name, then rename it to model/.
+def train_stage(cfg: IterativeConfig, models: Models, run: RunDir, t: int, method: Method) -> None:
+    """Train M_t with TRL on this iteration's rows (restart_from_base: from M_0, else from M_{t-1}).
     With no rows (nothing verified correct, or no pair), M_t is the starting point unchanged."""
-    from selfimprove.train.common import save_model
-
     rows = list(read_jsonl(run.iter_dir(t) / f"train_{method}.jsonl"))
     start = cfg.model.path if cfg.loop.restart_from_base else model_path(cfg, run, t - 1)
-    work = run.work_dir(t)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    models.release()
     train_cfg = cfg.train.model_copy(update={"seed": stage_seed(cfg, t, "train")})
-    set_seed(train_cfg.seed)  # also fixes LoRA's initialisation, done before the trainer seeds itself
-    model, tokenizer = load_model(start, cfg.model.dtype, cfg.model.device)
-    if rows:
-        model = fit(method, model, tokenizer, rows, train_cfg, work / "trainer", cfg.model.chat)
-    else:
-        Console(stderr=True).print(f"[yellow]iteration {t}: no {method.upper()} training rows; M_{t} = {start}")
-    save_model(model, tokenizer, work / "model")
-    replace_dir(work / "model", run.model_dir(t))
-    shutil.rmtree(work, ignore_errors=True)
-
-
-def fit(method: Method, model: Any, tokenizer: Any, rows: list[Row], train_cfg: TrainSection, work: Path,
-        chat: bool) -> Any:
-    """One call of the SFT or DPO adapter on the rows' trainer columns."""
-    data = trainer_rows(method, rows, chat)
-    if method == "sft":
-        from selfimprove.train.sft import train_sft
-
-        return train_sft(model, tokenizer, data, train_cfg, work)
-    from selfimprove.train.dpo import train_dpo
-
-    return train_dpo(model, tokenizer, data, train_cfg, work)
-
-
-def trainer_rows(method: Method, rows: list[Row], chat: bool) -> list[dict[str, Any]]:
-    """The columns the trainer sees; with model.chat, as conversations, so training renders them through the
-    chat template exactly as sampling rendered the prompts (the files keep the task's text)."""
-    columns = SFT_COLUMNS if method == "sft" else DPO_COLUMNS
-    return as_conversations(rows, columns) if chat else [{k: r[k] for k in columns} for r in rows]
+    fit_stage(models, run, t, method, rows, start, train_cfg, cfg.model.chat)
 
 
 def evaluate_stage(
-    cfg: RunConfig, task: Task, models: Models, run: RunDir, t: int, cache: EmbeddingCache | None
+    cfg: IterativeConfig, task: Task, models: Models, run: RunDir, t: int, cache: EmbeddingCache | None
 ) -> None:
-    """Greedy and k sampled completions of M_t on each eval split, judged and summarized."""
+    """Greedy and k sampled completions of M_t on each eval split, graded and summarized."""
     sampler = models.sampler(model_path(cfg, run, t))
     sampling = cfg.sampling.model_copy(update={"seed": stage_seed(cfg, t, "eval")})
     records = [r for split in cfg.eval.splits

@@ -1,7 +1,7 @@
-"""Strategy `collapse`: recursive training on generated data (Shumailov et al., Nature 2024, "AI models
+"""Recipe `collapse`: recursive training on generated data (Shumailov et al., Nature 2024, "AI models
 collapse when trained on recursively generated data", language-model experiment).
 
-For each arm (a fraction p of real data kept, E epochs), generations g = 0..G (G = loop.iterations):
+For each arm (a fraction p of real data kept, E epochs), generations g = 0..G (G = collapse.generations):
 
     g = 0   curate   the real training blocks                                   -> train_lm.jsonl
             train    the starting (pretrained) model on them for E epochs        -> model/
@@ -21,77 +21,48 @@ an interrupted run resumes after its last completed stage with the loop's RunDir
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from rich.console import Console
-from transformers import AutoConfig, AutoTokenizer, PreTrainedModel, set_seed
+from transformers import AutoConfig, AutoTokenizer
 
 from selfimprove.collapse.config import CollapseArm, CollapseSection
 from selfimprove.collapse.corpora import corpus_blocks
 from selfimprove.collapse.measure import PPL_FILE, generation_metrics, load_arms, summary
 from selfimprove.errors import UserError
 from selfimprove.jsonl import read_jsonl, write_atomic, write_jsonl
-from selfimprove.rundir import RunDir, replace_dir
-from selfimprove.sections import ModelSection
-
-if TYPE_CHECKING:
-    from selfimprove.commands.run import RunConfig
-
-
-class ModelCache:
-    """Checkpoints held for generating and scoring: the pinned generation-0 model (it scores every corpus)
-    and the latest one loaded; everything is dropped before training."""
-
-    def __init__(self, section: ModelSection) -> None:
-        self.section, self.pinned = section, ""
-        self.held: dict[str, PreTrainedModel] = {}
-
-    def get(self, path: Path) -> PreTrainedModel:
-        from selfimprove.sampling.hf import load_model
-
-        key = str(path)
-        if key not in self.held:
-            evict = [] if key == self.pinned else [k for k in self.held if k != self.pinned]
-            for old in evict:  # at most the pinned model and one other are held
-                del self.held[old]
-            self.held[key] = load_model(key, self.section.dtype, self.section.device)[0]
-        return self.held[key]
-
-    def release(self) -> None:
-        self.held.clear()
+from selfimprove.recipes.collapse_config import CollapseConfig
+from selfimprove.recipes.stages import Models, derive_seed, train_stage as fit_stage
+from selfimprove.rundir import RunDir
 
 
 @dataclass
 class Job:
     """What every stage of every arm shares: the config, the real blocks, the tokenizer, the models."""
 
-    cfg: RunConfig
+    cfg: CollapseConfig
     section: CollapseSection
     tokenizer: Any
     real_train: list[list[int]]
     real_test: list[list[int]]
-    models: ModelCache
+    models: Models
     console: Console
 
     def seed(self, arm: CollapseArm, g: int, stage: str) -> int:
         """A 31-bit seed from (run seed, train seed, arm, generation, stage)."""
-        text = f"{self.cfg.seed}/{self.cfg.train.seed}/{arm.dirname}/{g}/{stage}"
-        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
+        return derive_seed(self.cfg.seed, self.cfg.train.seed, arm.dirname, g, stage)
 
 
-def load_job(cfg: RunConfig) -> Job:
+def load_job(cfg: CollapseConfig) -> Job:
     """The real corpus cut into blocks with the starting model's tokenizer."""
     from selfimprove.models import resolve_model_path
     from selfimprove.tasks import get_task
 
-    section = cfg.collapse or CollapseSection()
+    section = cfg.collapse
     task = get_task(cfg.task.name, **cfg.task.options)
     path = resolve_model_path(cfg.model.path)
     limit = getattr(AutoConfig.from_pretrained(path), "max_position_embeddings", None)
@@ -101,7 +72,7 @@ def load_job(cfg: RunConfig) -> Job:
     tokenizer = AutoTokenizer.from_pretrained(path)
     train = corpus_blocks(task, tokenizer, section.train_split, section.block_size, section.train_blocks)
     test = corpus_blocks(task, tokenizer, section.test_split, section.block_size, section.test_blocks)
-    return Job(cfg, section, tokenizer, train, test, ModelCache(cfg.model), Console())
+    return Job(cfg, section, tokenizer, train, test, Models(cfg.model), Console())
 
 
 def mix_blocks(real: list[list[int]], generated: list[list[int]], p: float, seed: int) -> list[dict[str, Any]]:
@@ -121,7 +92,7 @@ def generate_stage(job: Job, arm: CollapseArm, run: RunDir, g: int) -> None:
     """Model g-1 continues every real training block; the continuations are generation g's corpus."""
     from selfimprove.collapse.generate import generate_corpus
 
-    model = job.models.get(run.model_dir(g - 1))
+    model = job.models.model(run.model_dir(g - 1))
     gen_cfg = job.section.generation.model_copy(update={"seed": job.seed(arm, g, "generate")})
     corpus = generate_corpus(model, job.real_train, gen_cfg, job.tokenizer)
     rows = ({"index": i, "input_ids": ids, "text": job.tokenizer.decode(ids)} for i, ids in enumerate(corpus))
@@ -137,23 +108,10 @@ def curate_stage(job: Job, arm: CollapseArm, run: RunDir, g: int) -> None:
 
 
 def train_stage(job: Job, arm: CollapseArm, run: RunDir, g: int) -> None:
-    """Model g: the starting model fine-tuned for the arm's epochs on generation g's training blocks."""
-    from selfimprove.collapse.train import train_blocks
-    from selfimprove.sampling.hf import load_model
-    from selfimprove.train.common import save_model
-
-    blocks = [row["input_ids"] for row in read_jsonl(run.iter_dir(g) / "train_lm.jsonl")]
-    work = run.work_dir(g)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    job.models.release()
+    """Model g: the STARTING model fine-tuned for the arm's epochs on generation g's training blocks."""
+    rows = list(read_jsonl(run.iter_dir(g) / "train_lm.jsonl"))
     train_cfg = job.cfg.train.model_copy(update={"epochs": arm.epochs, "seed": job.seed(arm, g, "train")})
-    set_seed(train_cfg.seed)
-    model, tokenizer = load_model(job.cfg.model.path, job.cfg.model.dtype, job.cfg.model.device)
-    model = train_blocks(model, tokenizer, blocks, train_cfg, work / "trainer")
-    save_model(model, tokenizer, work / "model")
-    replace_dir(work / "model", run.model_dir(g))
-    shutil.rmtree(work, ignore_errors=True)
+    fit_stage(job.models, run, g, "causal-lm", rows, job.cfg.model.path, train_cfg)
 
 
 def eval_stage(job: Job, arm: CollapseArm, run: RunDir, g: int) -> None:
@@ -161,9 +119,9 @@ def eval_stage(job: Job, arm: CollapseArm, run: RunDir, g: int) -> None:
     from selfimprove.collapse.perplexity import block_perplexities
 
     size = job.section.score_batch_size
-    test = block_perplexities(job.models.get(run.model_dir(g)), job.real_test, size, show_progress=True)
+    test = block_perplexities(job.models.model(run.model_dir(g)), job.real_test, size, show_progress=True)
     corpus = job.real_train if g == 0 else corpus_of(run, g)
-    scored = block_perplexities(job.models.get(run.model_dir(0)), corpus, size, show_progress=True)
+    scored = block_perplexities(job.models.model(run.model_dir(0)), corpus, size, show_progress=True)
     reference = test if g == 0 else np.asarray(read_ppl(run, 0)["test"])
     write_atomic(run.iter_dir(g) / PPL_FILE, json.dumps({"test": test.tolist(), "corpus": scored.tolist()}) + "\n")
     sources = [row["source"] for row in read_jsonl(run.iter_dir(g) / "train_lm.jsonl")]
@@ -184,7 +142,7 @@ def run_arm(job: Job, arm: CollapseArm, run: RunDir) -> list[dict[str, Any]]:
     done = run.completed_iterations()
     state = f"resuming after generation {done[-1]}" if done else "starting"
     job.console.print(f"arm {arm.dirname} (p = {arm.real_fraction:g}, {arm.epochs:g} epochs): {state}")
-    for g in range(job.cfg.loop.iterations + 1):
+    for g in range(job.section.generations + 1):
         if g > 0:
             run.run_stage(g, "generate", partial(generate_stage, job, arm, run, g))
         run.run_stage(g, "curate", partial(curate_stage, job, arm, run, g))
@@ -202,8 +160,9 @@ def generation_line(m: dict[str, Any]) -> str:
             f"{ngrams}, rare-token rate {corpus['rare_rate_ratio']:.2f} (ratios to the real corpus)")
 
 
-def run_collapse(cfg: RunConfig, run: RunDir) -> dict[str, list[dict[str, Any]]]:
-    """Run or resume every arm, then the Gaussian-mixture demonstration and collapse.json."""
+def run_collapse(cfg: CollapseConfig, run: RunDir) -> list[dict[str, Any]]:
+    """Run or resume every arm, then the Gaussian-mixture demonstration and collapse.json. Returns every
+    arm's metrics, arm after arm (each row names its arm)."""
     job = load_job(cfg)
     job.console.print(f"real corpus: {len(job.real_train)} training and {len(job.real_test)} test blocks of "
                       f"{job.section.block_size} tokens ({cfg.task.name}: {job.section.train_split} / "
@@ -215,4 +174,4 @@ def run_collapse(cfg: RunConfig, run: RunDir) -> dict[str, list[dict[str, Any]]]
 
         save_gmm(run_gmm(GMMConfig()), run.root / "gmm")
     write_atomic(run.root / "collapse.json", json.dumps(summary(load_arms(run.root, job.section), job.section)) + "\n")
-    return histories
+    return [row for rows in histories.values() for row in rows]

@@ -1,4 +1,4 @@
-"""Language-model fine-tuning on token blocks: the training step of every collapse generation.
+"""Trainer `causal-lm`: language-model fine-tuning on token blocks (the training step of every collapse generation).
 
 Shumailov et al. (Nature 2024) fine-tune a causal LM on 64-token blocks of WikiText-2 (generation 0) or of
 the previous generation's output (generation g >= 1) with the plain next-token loss over the whole block.
@@ -22,15 +22,16 @@ from selfimprove.train.common import callbacks, peft_config, quiet, trainer_kwar
 from selfimprove.train.config import TrainSection
 
 
-def train_blocks(
+def train_causal_lm(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    blocks: Sequence[Sequence[int]],
+    rows: Sequence[dict[str, Any]],
     cfg: TrainSection,
     work_dir: Path,
 ) -> Any:
-    """Fine-tune `model` on `blocks` (lists of token ids) with the causal-LM loss on all tokens; returns the
+    """Fine-tune `model` on rows {"input_ids": [token ids]} with the causal-LM loss on all tokens; returns the
     trained model (LoRA-wrapped when LoRA is on; `save_model` merges it)."""
+    blocks = [row["input_ids"] for row in rows]
     if not blocks:
         raise UserError("no training blocks: the corpus is empty")
     longest = max(len(b) for b in blocks)
