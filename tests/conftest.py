@@ -128,10 +128,10 @@ def micro_run_dir(tmp_path_factory: pytest.TempPathFactory, micro_model: Path) -
     embeddings/), built from the micro model with the real sampler, verifier, metrics and SFT trainer."""
     import yaml
 
-    from selfimprove.evaluate import EvalSection
     from selfimprove.metrics import EmbeddingCache
     from selfimprove.sampling.hf import load_model
     from selfimprove.sections import SamplingSection, TaskSection
+    from selfimprove.suites.config import EvalSuitesSection
     from selfimprove.tasks import get_task
     from selfimprove.train.config import TrainSection
     from selfimprove.verdict import VerdictConfig
@@ -143,7 +143,7 @@ def micro_run_dir(tmp_path_factory: pytest.TempPathFactory, micro_model: Path) -
         "task": TaskSection(name="arith", options={"sizes": MICRO_RUN_SIZES}).model_dump(mode="json"),
         "model": {"path": str(micro_model), "dtype": "float32", "device": "cpu"},
         "sampling": SamplingSection(max_new_tokens=40).model_dump(mode="json"),
-        "eval": EvalSection(k=4).model_dump(mode="json"),
+        "eval": EvalSuitesSection(k=4).model_dump(mode="json"),
         "train": train_cfg.model_dump(mode="json"),
         "loop": {"strategy": "sft", "iterations": 2},
         "verdict": VerdictConfig(min_pass1_gain=0.02).model_dump(mode="json"),

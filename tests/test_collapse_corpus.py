@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from selfimprove.collapse.corpus import (
+from selfimprove.collapse.blocks import split_into_blocks
+from selfimprove.collapse.symptoms import (
     corpus_stats,
     ngram_counts,
     perplexity_histogram,
     rarest_tokens,
-    split_into_blocks,
     tail_loss,
     token_rate,
 )

@@ -9,7 +9,8 @@ from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import WhitespaceSplit
 from transformers import PreTrainedTokenizerFast
 
-from selfimprove.collapse.generate import CollapseGenConfig, generate_corpus, make_gen_config
+from selfimprove.collapse.generate import CollapseGenConfig, generate_corpus
+from selfimprove.config import load_config
 from selfimprove.errors import UserError
 from conftest import MEMORIZED_VOCAB as VOCAB
 
@@ -70,6 +71,6 @@ def test_bad_inputs_are_user_errors(memorized) -> None:  # noqa: ANN001
     with pytest.raises(UserError, match="no empty block"):
         generate_corpus(model, [[5, 6], []], CollapseGenConfig(new_tokens=4, show_progress=False))
     with pytest.raises(UserError, match="beams"):
-        make_gen_config({"beams": 5})
+        load_config(CollapseGenConfig, overrides=["beams=5"])
     with pytest.raises(UserError, match="top_p"):
-        make_gen_config({"top_p": 1.5})
+        load_config(CollapseGenConfig, overrides=["top_p=1.5"])

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from selfimprove.collapse.gmm import GMMConfig, gmm_to_json, make_gmm_config, mixture_variance, run_gmm, save_gmm
-from selfimprove.collapse.plots import gmm_figure_data_uri
+from selfimprove.collapse.gmm import GMMConfig, gmm_to_json, mixture_variance, run_gmm
+from selfimprove.collapse.plots import gmm_figure_data_uri, save_gmm
+from selfimprove.config import load_config
 from selfimprove.errors import UserError
 
 SEEDS = range(6)
@@ -81,4 +82,4 @@ def test_run_is_seeded_and_serializable(tmp_path) -> None:  # noqa: ANN001
 )
 def test_bad_config_is_a_user_error(values: dict, fragment: str) -> None:
     with pytest.raises(UserError, match=fragment):
-        make_gmm_config(values)
+        load_config(GMMConfig, overrides=[f"{key}={json.dumps(value)}" for key, value in values.items()])

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from selfimprove.collapse.corpora import corpus_blocks, text_blocks
-from selfimprove.collapse.corpus import corpus_stats
+from selfimprove.collapse.blocks import corpus_blocks, text_blocks
+from selfimprove.collapse.symptoms import corpus_stats
 from selfimprove.errors import UserError
 from selfimprove.jsonl import read_jsonl
 from selfimprove.recipes.collapse import mix_blocks
@@ -108,7 +108,7 @@ def test_training_blocks_mix_a_fresh_fraction_of_real_blocks(collapse_run: Path,
 def test_metrics_are_recomputable_from_the_files(collapse_run: Path, micro_model: Path) -> None:
     from transformers import AutoModelForCausalLM
 
-    from selfimprove.collapse.perplexity import block_perplexities
+    from selfimprove.sampling.perplexity import block_perplexities
 
     real, test = real_blocks(micro_model, "improve", TRAIN_BLOCKS), real_blocks(micro_model, "test", TEST_BLOCKS)
     root = collapse_run / ARM_DIRS[1]
@@ -221,13 +221,21 @@ def test_monitor_scores_reference_solutions_given_the_prompt(micro_model: Path) 
     """The monitor's perplexity is exp of the model's own loss on the solution tokens, prompt masked out."""
     import torch
 
-    from selfimprove.collapse.monitor import PerplexityMonitorSection, monitor_metrics
+    from selfimprove.sampling import ChatPrompts
     from selfimprove.sampling.hf import HFSampler, load_model
+    from selfimprove.sections import SamplingSection
+    from selfimprove.suites import SuiteInput
+    from selfimprove.suites.perplexity import PerplexityMonitorSection, monitor_metrics
 
     model, tok = load_model(str(micro_model), "float32", "cpu")
     task = get_task("arith", sizes=SIZES)
     sampler = HFSampler(model, tok, show_progress=False)
-    out = monitor_metrics(PerplexityMonitorSection(limit=3, batch_size=2), task, sampler, ["test", "ood"])["perplexity"]
+
+    def monitor(section: PerplexityMonitorSection, splits: list[str], scorer: object = sampler) -> dict:
+        inp = SuiteInput(task, scorer, [], {}, Path("."), 0, 0, SamplingSection(), splits, None)  # type: ignore[arg-type]
+        return monitor_metrics(section, inp)
+
+    out = monitor(PerplexityMonitorSection(limit=3, batch_size=2), ["test", "ood"])["perplexity"]
     assert out["split"] == "test" and out["n"] == 3
     expected = []
     for p in task.load("test", 3):
@@ -238,9 +246,11 @@ def test_monitor_scores_reference_solutions_given_the_prompt(micro_model: Path) 
         with torch.no_grad():
             expected.append(torch.exp(model(input_ids=ids, labels=labels).loss).item())
     assert out["mean"] == pytest.approx(float(np.mean(expected)), rel=1e-4)
-    assert monitor_metrics(PerplexityMonitorSection(enabled=False), task, sampler, ["test"]) == {}
-    skipped = monitor_metrics(PerplexityMonitorSection(split="compositional"), task, sampler, ["test"])
+    assert monitor(PerplexityMonitorSection(enabled=False), ["test"]) == {}
+    skipped = monitor(PerplexityMonitorSection(split="compositional"), ["test"])
     assert "no reference solutions" in skipped["perplexity"]["skipped"]
+    sampling_only = ChatPrompts(sampler)  # a sampler without the scoring protocol (like a served model)
+    assert "served remotely" in monitor(PerplexityMonitorSection(), ["test"], sampling_only)["perplexity"]["skipped"]
 
 
 @pytest.mark.slow

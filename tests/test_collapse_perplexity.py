@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from selfimprove.collapse.perplexity import block_perplexities, summarize_perplexity
+from selfimprove.collapse.measure import summarize_perplexity
+from selfimprove.sampling.perplexity import block_perplexities
 from selfimprove.errors import UserError
 from conftest import MEMORIZED_VOCAB as VOCAB
 

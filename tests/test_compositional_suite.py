@@ -16,9 +16,9 @@ from selfimprove.compositional.build import build_pairs
 from selfimprove.compositional.config import BuildConfig
 from selfimprove.compositional.gap import reasoning_gap
 from selfimprove.compositional.pairs import load_gsm8k
-from selfimprove.compositional.suite import CompositionalSuite, suite_task
+from selfimprove.suites.compositional import CompositionalSuite, suite_task
 from selfimprove.errors import UserError
-from selfimprove.evaluate import EvalSection
+from selfimprove.suites.config import EvalSuitesSection as EvalSection
 from selfimprove.jsonl import read_jsonl
 from selfimprove.report.console import metrics_table
 from selfimprove.tasks import arith_world as world

@@ -123,3 +123,14 @@ def test_summarize_splits_reports_the_ood_gap() -> None:
     assert set(out) == {"test", "ood", "generalization"}
     assert out["generalization"] == pytest.approx({"id_pass@1": 1.0, "ood_pass@1": 0.5, "ood_gap": 0.5})
     assert out["ood"]["disparity"] == pytest.approx(1.0)
+
+
+def test_every_metric_of_the_table_is_in_a_split_summary() -> None:
+    """metrics/table.py names keys summarize() really writes, with the value the tables print."""
+    from selfimprove.metrics.table import CONSOLE, METRICS
+
+    m = summarize(hand_records())
+    assert all(key in m for key in METRICS) and set(CONSOLE) <= set(METRICS)
+    assert METRICS["greedy_pass@1"].value(m) == m["greedy_pass@1"] and METRICS["greedy_pass@1"].show(2 / 3) == "66.7"
+    assert METRICS["pass@k"].value(m) == m["pass@k"]["4"]  # the largest k
+    assert METRICS["disparity"].worse(0.1) > 0 > METRICS["greedy_pass@1"].worse(0.1)  # lower is better for disparity

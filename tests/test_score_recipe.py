@@ -1,4 +1,4 @@
-"""Recipe `score` and strategy `grpo` end to end: the real CLI, real TRL and a micro model trained for a step
+"""Recipe `score`, strategy `grpo` and the correction suite end to end: the real CLI, real TRL and a micro model trained for a step
 or two inside the test."""
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def test_score_recipe_runs_every_arm(micro_model: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_grpo_strategy_trains_and_logs_entropy(micro_model: Path, tmp_path: Path) -> None:
     config = {**SMALL, "name": "grpo", "out": str(tmp_path / "runs"), "model": {"path": str(micro_model)},
+              "eval": {**SMALL["eval"], "correction": {"enabled": True}},
               "loop": {"strategy": "grpo", "iterations": 1},
               "train": {"max_steps": 2, "logging_steps": 1,
                         "grpo": {"prompts_per_step": 2, "num_generations": 2, "max_completion_length": 8}}}
@@ -49,4 +50,6 @@ def test_grpo_strategy_trains_and_logs_entropy(micro_model: Path, tmp_path: Path
     assert len(rows) == 4 and {"prompt", "gold", "task"} <= rows[0].keys()
     steps = [json.loads(line) for line in (it / "train_steps.jsonl").read_text().splitlines()]
     assert [s["step"] for s in steps] == [1, 2] and all(s["entropy"] > 0 for s in steps)
-    assert (it / "model" / "config.json").is_file() and (it / "metrics.json").is_file()
+    assert (it / "model" / "config.json").is_file()
+    correction = json.loads((it / "metrics.json").read_text())["correction"]["test"]  # the suite, in a run
+    assert correction["n"] == 3 and len((it / "correction.jsonl").read_text().splitlines()) == 3

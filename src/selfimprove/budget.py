@@ -20,7 +20,7 @@ from selfimprove.errors import UserError
 from selfimprove.evaluate import grade_all
 from selfimprove.metrics.passk import maj_at_k, powers_of_two
 from selfimprove.sections import SamplingSection
-from selfimprove.types import Completion, Problem, Prompt, Sampler, Task
+from selfimprove.types import Completion, Problem, Prompt, Sampler, Task, task_stop, with_stop
 
 
 def check_budget(budget: int) -> None:
@@ -37,14 +37,15 @@ def budget_curves(sampler: Sampler, task: Task, problems: list[Problem], prompts
     """Accuracy of both arms at B = 2, 4, ..., budget: {"budget": [B...], "parallel": [...], "sequential":
     [...], "single": accuracy of one sample, "n_problems"}."""
     check_budget(budget)
-    params = sampling.model_copy(update={"n": budget}).params()
+    stop = task_stop(task)
+    params = with_stop(sampling.model_copy(update={"n": budget}).params(), stop)
     parallel = sampler.sample(prompts, params)
     grade_all(task, problems, parallel, f"{label} budget parallel")
     half = budget // 2
     firsts = [g[:half] for g in parallel]
     flat_prompts = [p for p, g in zip(prompts, firsts) for _ in g]
     seconds_flat = sampler.sample(next_prompts(sampler, task, flat_prompts, [c.text for g in firsts for c in g]),
-                                  sampling.model_copy(update={"n": 1}).params())
+                                  with_stop(sampling.model_copy(update={"n": 1}).params(), stop))
     seconds = [[group[0] for group in seconds_flat[i * half:(i + 1) * half]] for i in range(len(problems))]
     grade_all(task, problems, seconds, f"{label} budget corrections")
     budgets = [b for b in powers_of_two(budget) if b >= 2]

@@ -197,7 +197,8 @@ def collapse_gmm_command(
 ) -> None:
     """Model collapse in a Gaussian mixture (Shumailov et al. 2024): refit each generation on samples of
     the previous fit and watch the variance shrink."""
-    from selfimprove.collapse.gmm import GMMConfig, run_gmm, save_gmm
+    from selfimprove.collapse.gmm import GMMConfig, run_gmm
+    from selfimprove.collapse.plots import save_gmm
 
     path, overrides = split_args(args)
     result = run_gmm(load_config(GMMConfig, path, overrides))

@@ -5,16 +5,17 @@ from __future__ import annotations
 from pydantic import Field
 
 from selfimprove.attempts import check_attempts, correct_attempts
-from selfimprove.collapse.monitor import PerplexityMonitorSection
-from selfimprove.compositional.suite import CompositionalSuite
 from selfimprove.config import Section
 from selfimprove.progress import progress_bar
 from selfimprove.sections import SamplingSection
-from selfimprove.types import Completion, Problem, Record, Sampler, Task
+from selfimprove.types import Completion, Problem, Record, Sampler, Task, task_stop, with_stop
 from selfimprove.verify import grade
 
 
 class EvalSection(Section):
+    """Which splits are evaluated and how (the suites that measure more add their sections in
+    selfimprove.suites.config)."""
+
     splits: list[str] = Field(default_factory=lambda: ["test", "ood"], min_length=1, description="Splits to evaluate.")
     limit: int | None = Field(None, ge=1, description="Evaluate only the first N problems of each split.")
     k: int = Field(8, ge=0, description="Samples per problem for pass@k, maj@k, coverage and diversity (0 = greedy only).")
@@ -28,17 +29,6 @@ class EvalSection(Section):
         0, ge=0, description="Parallel vs sequential compute (`selfimprove eval` only): with B = 2, 4, ..., budget "
         "samples per problem, majority over B samples vs over B/2 first attempts each corrected once (Kumar et al. "
         "2024, Fig. 6); written to budget.json and budget.png. 0 = off; else a power of two.",
-    )
-    perplexity: PerplexityMonitorSection = Field(
-        default_factory=PerplexityMonitorSection,
-        description="Collapse monitor (`selfimprove run`): perplexity of each iteration's model on held-out "
-                    "reference solutions (selfimprove.collapse.monitor).",
-    )
-    compositional: CompositionalSuite = Field(
-        default_factory=CompositionalSuite,
-        description="Compositional GSM suite (Hosseini et al. 2024), off unless enabled: S1, S2, S_comp and the "
-                    "reasoning gap of each evaluated model on arith's compositional split or, for gsm8k, pairs "
-                    "built from GSM8K test (selfimprove.compositional.suite).",
     )
 
 
@@ -61,12 +51,14 @@ def evaluate_split(
     check_attempts(task, ev.attempts)
     problems = task.load(split, ev.limit)
     prompts = [task.format_prompt(p, shots) for p in problems]
-    greedy = sampler.sample(prompts, sampling.params(greedy=True))
-    samples = sampler.sample(prompts, sampling.model_copy(update={"n": ev.k}).params()) if ev.k else [[] for _ in problems]
+    stop = task_stop(task)
+    greedy = sampler.sample(prompts, with_stop(sampling.params(greedy=True), stop))
+    samples = (sampler.sample(prompts, with_stop(sampling.model_copy(update={"n": ev.k}).params(), stop)) if ev.k
+               else [[] for _ in problems])
     grade_all(task, problems, greedy, f"{split} greedy")
     if ev.attempts > 1:
         firsts = correct_attempts(sampler, task, problems, prompts, [g[0] for g in greedy],
-                                  sampling.params(greedy=True), ev.attempts)
+                                  with_stop(sampling.params(greedy=True), stop), ev.attempts)
         greedy = [[c] for c in firsts]
     grade_all(task, problems, samples, f"{split} samples")
     return [

@@ -7,7 +7,7 @@ written one JSON line each, so every number in a report can be traced back to th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 ExtractMode = Literal["strict", "flexible"]
@@ -109,6 +109,26 @@ class Sampler(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Scored:
+    """The score of a given text as the continuation of a prompt: exp of the mean negative log-likelihood of
+    its tokens given everything before them, and how many tokens were scored."""
+
+    perplexity: float
+    tokens: int
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """A model that scores given text instead of sampling it (log-likelihood requests, as lm-evaluation-harness
+    makes them): a local model does, a served chat endpoint does not."""
+
+    def perplexities(self, prompts: list[Prompt], texts: list[str], batch_size: int = 32) -> list[Scored | None]:
+        """For each (prompt, text), the text's perplexity given the prompt (None when the pair does not fit the
+        model's context or the text has no tokens)."""
+        ...
+
+
 @runtime_checkable
 class Task(Protocol):
     """A dataset with its prompt format, answer extraction and verification (one small file each)."""
@@ -134,4 +154,16 @@ class Task(Protocol):
 
     # A task whose completions have checkable arithmetic steps also defines
     # `check_steps(self, text: str) -> selfimprove.verify.steps.StepCheck`; `selfimprove.verify.grade`
-    # records it.
+    # records it. A task may declare `stop: tuple[str, ...]`, strings that end a completion (read with
+    # `task_stop`).
+
+
+def task_stop(task: Task) -> tuple[str, ...]:
+    """The strings that end a completion of `task` (few-shot GSM8K: the next `Question:`), or none."""
+    return tuple(getattr(task, "stop", ()) or ())
+
+
+def with_stop(params: SamplingParams, stop: tuple[str, ...]) -> SamplingParams:
+    """`params` that also stop at `stop` (a task's stop strings after the config's, without repeats)."""
+    merged = tuple(dict.fromkeys((*params.stop, *stop)))
+    return params if merged == params.stop else replace(params, stop=merged)

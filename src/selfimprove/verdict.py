@@ -51,6 +51,7 @@ from selfimprove.metrics.paired import (
     diversity_change,
     greedy_change,
 )
+from selfimprove.metrics.table import METRICS
 
 Label = Literal["progress", "reversal", "regress", "flat"]
 
@@ -153,6 +154,8 @@ def _missing(name: str, what: str, threshold: float) -> Signal:
     return Signal(name, False, None, None, None, threshold, f"{what} was not measured at both iterations; not judged.")
 
 
+# The metrics the signals read, and which way each is better (selfimprove.metrics.table).
+PASS1, COVERAGE, DIVERSITY, DISPARITY = (METRICS[k] for k in ("greedy_pass@1", "coverage@N", "diversity", "disparity"))
 EPS = 1e-9  # so that a change of exactly a threshold, up to float rounding, counts as reaching it
 HIDDEN = {
     "coverage_stalled": "coverage@N did not grow",
@@ -208,14 +211,14 @@ def _bounds(iv: Interval | None) -> tuple[float | None, float | None]:
 
 def pass1_signal(p: Pair, cfg: VerdictConfig) -> Signal:
     """Whether in-distribution greedy pass@1 rose by at least `min_pass1_gain` (the apparent progress)."""
-    x, y = p.values(cfg.id_split, "greedy_pass@1")
+    x, y = p.values(cfg.id_split, PASS1.key)
     if x is None or y is None:
         return _missing("id_pass@1_gain", "in-distribution greedy pass@1", cfg.min_pass1_gain)
     d = y - x
     pp = p.per_problem(cfg.id_split)
     iv, p_value = greedy_change(*pp, _resampling(cfg)) if pp else (None, None)
-    rose, fell = d >= cfg.min_pass1_gain - EPS, d <= -cfg.min_pass1_gain + EPS
-    noise = (rose or fell) and _noise(1 if rose else -1, iv)
+    rose, fell = PASS1.better(d) >= cfg.min_pass1_gain - EPS, PASS1.worse(d) >= cfg.min_pass1_gain - EPS
+    noise = (rose or fell) and _noise(-PASS1.worse_way if rose else PASS1.worse_way, iv)
     trend = ("changed within noise" if noise else "rose" if rose else "fell" if fell
              else f"stayed within {cfg.min_pass1_gain * 100:.1f} points")
     exact = f"; exact McNemar p = {p_value:.3g}" if p_value is not None else ""
@@ -233,7 +236,7 @@ def pass1_fell(signal: Signal, cfg: VerdictConfig) -> bool:
 
 def coverage_signal(p: Pair, cfg: VerdictConfig) -> Signal:
     """Whether coverage@N failed to rise by `coverage_min_rise`: gains without new problems reached."""
-    x, y = p.values(cfg.id_split, "coverage@N")
+    x, y = p.values(cfg.id_split, COVERAGE.key)
     n = int(_value(p.after, cfg.id_split, "samples_per_problem") or 0)
     what = f"coverage@{n or 'N'} (problems with at least one correct sample)"
     if x is None or y is None:
@@ -241,7 +244,7 @@ def coverage_signal(p: Pair, cfg: VerdictConfig) -> Signal:
     d = y - x
     pp = p.per_problem(cfg.id_split)
     iv = coverage_change(*pp, _resampling(cfg)) if pp else None
-    stalled = d < cfg.coverage_min_rise - EPS
+    stalled = COVERAGE.better(d) < cfg.coverage_min_rise - EPS
     # "did not grow" is established only when the whole interval lies below the rise that counts
     noise = stalled and iv is not None and iv.high >= cfg.coverage_min_rise
     why = (
@@ -259,7 +262,7 @@ def diversity_signal(p: Pair, cfg: VerdictConfig, kind: str, key: str) -> Signal
     name = f"{kind}_diversity_drop"
     measure = {"semantic": "1 - mean pairwise cosine similarity", "logical": "distinct equation sets"}.get(key, key)
     what = f"{kind.capitalize()} diversity ({measure}, {cfg.diversity_group} samples)"
-    x, y = p.values(cfg.id_split, "diversity", cfg.diversity_group, key)
+    x, y = p.values(cfg.id_split, DIVERSITY.key, cfg.diversity_group, key)
     if x is None or y is None:
         return _missing(name, what, cfg.diversity_max_drop)
     if x <= 0:
@@ -267,8 +270,8 @@ def diversity_signal(p: Pair, cfg: VerdictConfig, kind: str, key: str) -> Signal
     rel = (y - x) / x
     pp = p.per_problem(cfg.id_split)
     iv = diversity_change(*pp, cfg.diversity_group, key, _resampling(cfg)) if pp else None
-    dropped = -rel > cfg.diversity_max_drop + EPS
-    noise = dropped and _noise(-1, iv)
+    dropped = DIVERSITY.worse(rel) > cfg.diversity_max_drop + EPS
+    noise = dropped and _noise(DIVERSITY.worse_way, iv)
     verdict = "within noise, though more than" if noise else "more than" if dropped else "not more than"
     sentence = (
         f"{what} went {_span(x, y, p.a, p.b, pct=False)} ({rel:+.1%} relative; {_ci(iv, unit='%')}; "
@@ -279,15 +282,15 @@ def diversity_signal(p: Pair, cfg: VerdictConfig, kind: str, key: str) -> Signal
 
 def ood_signal(p: Pair, cfg: VerdictConfig) -> Signal:
     """Whether OOD greedy pass@1 fell by more than `ood_max_drop`."""
-    x, y = p.values(cfg.ood_split, "greedy_pass@1")
+    x, y = p.values(cfg.ood_split, PASS1.key)
     what = f"Out-of-distribution ({cfg.ood_split}) greedy pass@1"
     if x is None or y is None:
         return _missing("ood_pass@1_drop", what, cfg.ood_max_drop)
     d = y - x
     pp = p.per_problem(cfg.ood_split)
     iv, _ = greedy_change(*pp, _resampling(cfg)) if pp else (None, None)
-    dropped = -d > cfg.ood_max_drop + EPS
-    noise = dropped and _noise(-1, iv)
+    dropped = PASS1.worse(d) > cfg.ood_max_drop + EPS
+    noise = dropped and _noise(PASS1.worse_way, iv)
     tail = ": within noise." if noise else ": the model generalizes worse." if dropped else "."
     sentence = f"{what} went {_span(x, y, p.a, p.b)} ({_pts(d)}; {_ci(iv)}){tail}"
     return Signal("ood_pass@1_drop", dropped and not noise, x, y, d, cfg.ood_max_drop, sentence, *_bounds(iv), noise=noise)
@@ -295,15 +298,15 @@ def ood_signal(p: Pair, cfg: VerdictConfig) -> Signal:
 
 def disparity_signal(p: Pair, cfg: VerdictConfig) -> Signal:
     """Whether the easy-hard disparity of in-distribution pass@1 grew by more than `disparity_max_growth`."""
-    x, y = p.values(cfg.id_split, "disparity")
+    x, y = p.values(cfg.id_split, DISPARITY.key)
     what = "The easy-hard disparity ((pass@1 easiest - pass@1 hardest) / pass@1 easiest)"
     if x is None or y is None:
         return _missing("disparity_growth", what, cfg.disparity_max_growth)
     d = y - x
     pp = p.per_problem(cfg.id_split)
     iv = disparity_change(*pp, _resampling(cfg)) if pp else None
-    grew = d > cfg.disparity_max_growth + EPS
-    noise = grew and _noise(1, iv)
+    grew = DISPARITY.worse(d) > cfg.disparity_max_growth + EPS
+    noise = grew and _noise(DISPARITY.worse_way, iv)
     tail = (": within noise." if noise else ": gains went to easy problems, the hardest fell behind." if grew
             else ".")
     sentence = f"{what} went {_span(x, y, p.a, p.b, pct=False)} ({d:+.3f}; {_ci(iv, 1.0, '', 3)}){tail}"
@@ -314,7 +317,7 @@ def _target(history: list[dict[str, Any]], cfg: VerdictConfig) -> int:
     """The iteration compared with iteration 0: the last, or the best by in-distribution pass@1 (earliest on ties)."""
     if cfg.compare_to == "last":
         return len(history) - 1
-    scores = {i: _value(history[i], cfg.id_split, "greedy_pass@1") for i in range(1, len(history))}
+    scores = {i: _value(history[i], cfg.id_split, PASS1.key) for i in range(1, len(history))}
     return max(scores, key=lambda i: (scores[i] if scores[i] is not None else -1.0, -i))
 
 
@@ -365,13 +368,13 @@ def step_notes(history: list[dict[str, Any]], cfg: VerdictConfig, b: int) -> lis
 
 
 def decide(history: list[dict[str, Any]], config: VerdictConfig | None = None) -> Verdict:
-    """Judge a run from its metrics history (history[i] = iteration i's {split: summarize() dict})."""
+    """Decide a run's label from its metrics history (history[i] = iteration i's {split: summarize() dict})."""
     cfg = config or VerdictConfig()
     if len(history) < 2:
         raise UserError(f"a verdict compares iterations; got metrics for {len(history)}, need iteration 0 and one more")
     b = _target(history, cfg)
     for i in (0, b):
-        if _value(history[i], cfg.id_split, "greedy_pass@1") is None:
+        if _value(history[i], cfg.id_split, PASS1.key) is None:
             splits = sorted(k for k, v in history[i].items() if isinstance(v, dict))
             raise UserError(
                 f"iteration {i} has no greedy pass@1 for split {cfg.id_split!r} (splits there: {splits}); "

@@ -10,14 +10,34 @@ arms.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from selfimprove.collapse.generate import CollapseGenConfig
 from selfimprove.config import Section
 
 ARM_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+class CollapseGenConfig(BaseModel):
+    """How each generation writes its synthetic corpus (paper: 64 new tokens, 5-way beam search)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    new_tokens: int = Field(64, ge=1, description="B: tokens generated per real block (paper: 64).")
+    decoding: Literal["beam", "sample"] = Field(
+        "beam", description="'beam': deterministic beam search, as in the paper; 'sample': ancestral sampling."
+    )
+    num_beams: int = Field(5, ge=1, description="Beams for beam search (paper: 5). Ignored when sampling.")
+    repetition_penalty: float = Field(
+        3.0, gt=0.0, description="HF repetition penalty (>1 discourages repeats; the paper's code used 3.0)."
+    )
+    temperature: float = Field(1.0, gt=0.0, description="Sampling temperature (decoding='sample' only).")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass (decoding='sample' only).")
+    top_k: int = Field(0, ge=0, description="Top-k cut-off, 0 = off (decoding='sample' only).")
+    batch_size: int = Field(16, ge=1, description="Blocks continued per model.generate call.")
+    seed: int = Field(0, description="Torch seed for sampling (beam search is deterministic).")
+    show_progress: bool = Field(True, description="Show a progress bar over batches.")
 
 
 class CollapseArm(Section):

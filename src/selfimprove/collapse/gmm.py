@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -41,7 +40,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from selfimprove.collapse._config import build_config
 
 
 class GMMConfig(BaseModel):
@@ -81,10 +79,6 @@ class GMMConfig(BaseModel):
     def components(self) -> int:
         return self.n_components or len(self.true_means)
 
-
-def make_gmm_config(values: dict | None = None) -> GMMConfig:
-    """A `GMMConfig` from plain values (YAML/CLI); bad values raise `UserError`."""
-    return build_config(GMMConfig, values)
 
 
 @dataclass
@@ -207,14 +201,3 @@ def run_gmm(config: GMMConfig) -> GMMResult:
 def gmm_to_json(result: GMMResult) -> str:
     """The run as a JSON document (config, distance definitions, one row per generation)."""
     return json.dumps(result.to_dict(), indent=2)
-
-
-def save_gmm(result: GMMResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write `gmm.json` and the figure `gmm.png` into `out_dir`; return their paths."""
-    from selfimprove.collapse.plots import save_gmm_png  # plots imports this module for its types
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    json_path = out / "gmm.json"
-    json_path.write_text(gmm_to_json(result) + "\n", encoding="utf-8")
-    return {"json": json_path, "png": save_gmm_png(result, out / "gmm.png")}

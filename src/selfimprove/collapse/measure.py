@@ -9,7 +9,7 @@ Per generation g of an arm (Shumailov et al., Nature 2024, Fig. 1 and the Discus
   g was built from (g = 0: the real training blocks; g >= 1: generation g-1's continuations); its
   histograms across generations are the histograms of Fig. 1 (a growing low-perplexity peak, a long tail);
 * `corpus`: distinct tokens and n-grams of that corpus relative to the real one, and the rate of the real
-  corpus's rarest tokens in it (`selfimprove.collapse.corpus.corpus_stats`).
+  corpus's rarest tokens in it (`selfimprove.collapse.symptoms.corpus_stats`).
 The per-block values behind them are kept in perplexity.json, so histograms can be redrawn from files.
 """
 
@@ -18,17 +18,46 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from selfimprove.collapse.config import CollapseArm, CollapseSection
-from selfimprove.collapse.corpus import corpus_stats, perplexity_histogram, tail_loss
-from selfimprove.collapse.perplexity import summarize_perplexity
+from selfimprove.collapse.symptoms import corpus_stats, perplexity_histogram, tail_loss
+from selfimprove.errors import UserError
 
 PPL_FILE = "perplexity.json"  # per-block perplexities of one generation: {"test": [...], "corpus": [...]}
+
+
+@dataclass(frozen=True)
+class PerplexitySummary:
+    """Spread of per-block perplexity over blocks (paper Fig. 1: mean and std per generation)."""
+
+    n: int
+    mean: float
+    std: float
+    median: float
+    p95: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def summarize_perplexity(perplexities: Sequence[float] | np.ndarray) -> PerplexitySummary:
+    """Mean, population std, median and 95th percentile of per-block perplexities."""
+    values = np.asarray(perplexities, dtype=np.float64)
+    if values.size == 0:
+        raise UserError("no perplexities to summarize")
+    return PerplexitySummary(
+        n=int(values.size),
+        mean=float(values.mean()),
+        std=float(values.std()),
+        median=float(np.median(values)),
+        p95=float(np.percentile(values, 95)),
+    )
+
 
 
 def generation_metrics(

@@ -17,10 +17,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from scipy.stats import norm
 
+from selfimprove.collapse.gmm import GMMResult, gmm_to_json
+
 if TYPE_CHECKING:
-    from selfimprove.collapse.corpus import PerplexityHistogram
-    from selfimprove.collapse.gmm import GMMResult
-    from selfimprove.collapse.perplexity import PerplexitySummary
+    from selfimprove.collapse.symptoms import PerplexityHistogram
+    from selfimprove.collapse.measure import PerplexitySummary
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -190,3 +191,12 @@ def plot_perplexity_summary(
     ax.fill_between(gens, mean - std, mean + std, alpha=0.2)
     ax.set(title=title, xlabel="generation", ylabel="perplexity")
     return fig
+
+
+def save_gmm(result: GMMResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write `gmm.json` and the figure `gmm.png` into `out_dir`; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "gmm.json"
+    json_path.write_text(gmm_to_json(result) + "\n", encoding="utf-8")
+    return {"json": json_path, "png": save_gmm_png(result, out / "gmm.png")}

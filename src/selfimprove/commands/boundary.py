@@ -36,7 +36,7 @@ from selfimprove.fingerprint import folder_fingerprint
 from selfimprove.jsonl import read_jsonl, write_atomic, write_jsonl
 from selfimprove.metrics.boundary import crossing, curves, solved_by_one
 from selfimprove.metrics.records import sample_verdicts
-from selfimprove.types import Record, SamplingParams
+from selfimprove.types import Record, SamplingParams, task_stop, with_stop
 
 
 class BoundarySection(Section):
@@ -132,6 +132,7 @@ def sample_iteration(cfg: BoundarySection, run: Any, task: Any, split: str, t: i
     problems = task.load(split, cfg.limit)
     params = SamplingParams(cfg.k, cfg.temperature or run.sampling.temperature, cfg.top_p or run.sampling.top_p,
                             run.sampling.max_new_tokens, tuple(run.sampling.stop))
+    params = with_stop(params, task_stop(task))
     path = model_path(run, RunDir(Path(cfg.run_dir)), t)
     check_model(folder, t, path)
     sampler = None

@@ -13,15 +13,17 @@ from selfimprove.attempts import check_attempts
 from selfimprove.budget import budget_curves, check_budget, plot_budget
 from selfimprove.commands.compositional import default_splits, eval_gap, gap_requested
 from selfimprove.compositional.evaluate import CompositionalSection
-from selfimprove.compositional.suite import suite_metrics
+from selfimprove.suites.compositional import suite_metrics
 from selfimprove.config import Section, dump_config
-from selfimprove.evaluate import EvalSection, evaluate_split
+from selfimprove.evaluate import evaluate_split
 from selfimprove.jsonl import check_parent, write_atomic, write_jsonl
 from selfimprove.metrics import EmbeddingCache
 from selfimprove.metrics.summary import summarize_splits
 from selfimprove.report.console import metrics_table
 from selfimprove.sampling import make_sampler
 from selfimprove.sections import ModelSection, SamplingSection, TaskSection
+from selfimprove.suites import SuiteInput
+from selfimprove.suites.config import EvalSuitesSection
 from selfimprove.errors import UserError
 from selfimprove.rundir import run_root_of
 from selfimprove.tasks import check_nonempty, get_task
@@ -34,7 +36,7 @@ class EvalConfig(Section):
     task: TaskSection = Field(default_factory=TaskSection, description="Which task and how to prompt it.")
     model: ModelSection = Field(..., description="The model to evaluate.")
     sampling: SamplingSection = Field(default_factory=SamplingSection, description="How to sample.")
-    eval: EvalSection = Field(default_factory=EvalSection, description="What to evaluate.")
+    eval: EvalSuitesSection = Field(default_factory=EvalSuitesSection, description="What to evaluate.")
     out: str | None = Field(None, description="Directory for eval.jsonl and metrics.json.")
     compositional: CompositionalSection = Field(
         default_factory=CompositionalSection,
@@ -89,7 +91,9 @@ def run_eval(cfg: EvalConfig) -> dict:
                        max_new_tokens=cfg.sampling.max_new_tokens, stop=cfg.sampling.stop)
         metrics["compositional"] = {**metrics.get("compositional", {}), **gap}  # arith's split has this name too
     else:  # eval.compositional: the gap on pairs the task does not evaluate itself (gsm8k: built from GSM8K test)
-        metrics.update(suite_metrics(cfg, task, sampler, records, metrics, out, 0))
+        inp = SuiteInput(task, sampler, records, metrics, out, 0, cfg.task.shots, cfg.sampling, cfg.eval.splits,
+                         cfg.eval.limit)
+        metrics.update(suite_metrics(cfg.eval.compositional, inp))
     if cfg.eval.budget:
         metrics["budget"] = run_budget(cfg, task, sampler, out)
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=1))

@@ -8,29 +8,17 @@ code-form solutions the paper used. Values are `Fraction`s so that re-evaluation
 
 from __future__ import annotations
 
-import ast
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cache
 
 from selfimprove.compositional.numbers import to_fraction
+from selfimprove.verify.arithmetic import LITERAL, ChainError, compile_arithmetic, evaluate
 
 _ANNOTATION = re.compile(r"<<([^<>=]*)=([^<>]*)>>")
-_LITERAL = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 _FINAL = re.compile(r"####\s*(\S+)\s*$")
 # An "=" in the prose that no annotation follows: arithmetic done outside the chain ("12 - 5 = 7 left").
 _PROSE_EQUALS = re.compile(r"=(?!\s*\$?\s*<<)")
-_MAX_EXPONENT = 12
-
-
-class ChainError(Exception):
-    """A solution that cannot be re-evaluated; `reason` is a short key counted in the build stats."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -74,10 +62,10 @@ def _step(match: re.Match[str]) -> Step:
         names.append(Fraction(m.group()))
         return f"v{len(names) - 1}"
 
-    template = _LITERAL.sub(name, expr)
+    template = LITERAL.sub(name, expr)
     try:
         stated = to_fraction(match.group(2))
-        _compiled(template)
+        compile_arithmetic(template)
     except (ValueError, ZeroDivisionError, SyntaxError):
         raise ChainError("unparseable", f"<<{match.group(1)}={match.group(2)}>>") from None
     return Step(expr, template, tuple(names), stated, match.start(), match.end())
@@ -106,69 +94,3 @@ def parse_chain(solution: str) -> Chain:
     if steps[-1].stated != answer:
         raise ChainError("final_not_traced", f"last step gives {steps[-1].stated}, the answer is {answer}")
     return Chain(steps, answer)
-
-
-@cache
-def _compiled(template: str) -> ast.expr:
-    tree = ast.parse(template, mode="eval").body
-    for node in ast.walk(tree):
-        allowed = (
-            ast.BinOp,
-            ast.UnaryOp,
-            ast.Name,
-            ast.Load,
-            ast.Add,
-            ast.Sub,
-            ast.Mult,
-            ast.Div,
-            ast.Pow,
-            ast.USub,
-            ast.UAdd,
-        )
-        if not isinstance(node, allowed):
-            raise SyntaxError(f"{type(node).__name__} is not calculator arithmetic")
-    return tree
-
-
-def evaluate(template: str, values: Mapping[int, Fraction]) -> Fraction:
-    """Evaluate a step template with `v<i>` bound to `values[i]`, exactly. Raises ChainError
-    ('division_by_zero' or 'unparseable') when the arithmetic is undefined."""
-    try:
-        return _eval(_compiled(template), values)
-    except ZeroDivisionError:
-        raise ChainError("division_by_zero", template) from None
-    except SyntaxError as e:
-        raise ChainError("unparseable", f"{template}: {e}") from None
-
-
-def exact_value(expr: str) -> Fraction:
-    """The exact value of calculator arithmetic written with plain numbers (`12/4`, `3*(2+1)`, `-5--3`).
-    Raises ChainError ('division_by_zero' or 'unparseable') when it is not such arithmetic."""
-    literals: list[Fraction] = []
-
-    def name(m: re.Match[str]) -> str:
-        literals.append(Fraction(m.group()))
-        return f"v{len(literals) - 1}"
-
-    return evaluate(_LITERAL.sub(name, expr), dict(enumerate(literals)))
-
-
-def _eval(node: ast.expr, values: Mapping[int, Fraction]) -> Fraction:
-    if isinstance(node, ast.Name):
-        return values[int(node.id[1:])]
-    if isinstance(node, ast.UnaryOp):
-        operand = _eval(node.operand, values)
-        return -operand if isinstance(node.op, ast.USub) else operand
-    assert isinstance(node, ast.BinOp)
-    left, right = _eval(node.left, values), _eval(node.right, values)
-    if isinstance(node.op, ast.Add):
-        return left + right
-    if isinstance(node.op, ast.Sub):
-        return left - right
-    if isinstance(node.op, ast.Mult):
-        return left * right
-    if isinstance(node.op, ast.Div):
-        return left / right
-    if right.denominator != 1 or abs(right) > _MAX_EXPONENT:
-        raise ChainError("unparseable", f"exponent {right} is not a small integer")
-    return left ** int(right)

@@ -31,7 +31,7 @@ from rich.console import Console
 from transformers import AutoConfig, AutoTokenizer
 
 from selfimprove.collapse.config import CollapseArm, CollapseSection
-from selfimprove.collapse.corpora import corpus_blocks
+from selfimprove.collapse.blocks import corpus_blocks
 from selfimprove.collapse.measure import PPL_FILE, generation_metrics, load_arms, summary
 from selfimprove.errors import UserError
 from selfimprove.jsonl import read_jsonl, write_atomic, write_jsonl
@@ -116,7 +116,7 @@ def train_stage(job: Job, arm: CollapseArm, run: RunDir, g: int) -> None:
 
 def eval_stage(job: Job, arm: CollapseArm, run: RunDir, g: int) -> None:
     """Per-block perplexities (perplexity.json) and the generation's metrics (metrics.json)."""
-    from selfimprove.collapse.perplexity import block_perplexities
+    from selfimprove.sampling.perplexity import block_perplexities
 
     size = job.section.score_batch_size
     test = block_perplexities(job.models.model(run.model_dir(g)), job.real_test, size, show_progress=True)
@@ -170,7 +170,8 @@ def run_collapse(cfg: CollapseConfig, run: RunDir) -> list[dict[str, Any]]:
     histories = {arm.dirname: run_arm(job, arm, RunDir(run.root / arm.dirname)) for arm in job.section.arms}
     job.models.release()
     if job.section.gmm and not (run.root / "gmm" / "gmm.png").is_file():  # the png is written last
-        from selfimprove.collapse.gmm import GMMConfig, run_gmm, save_gmm
+        from selfimprove.collapse.gmm import GMMConfig, run_gmm
+        from selfimprove.collapse.plots import save_gmm
 
         save_gmm(run_gmm(GMMConfig()), run.root / "gmm")
     write_atomic(run.root / "collapse.json", json.dumps(summary(load_arms(run.root, job.section), job.section)) + "\n")

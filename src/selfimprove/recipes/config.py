@@ -12,9 +12,9 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from selfimprove.config import Section
-from selfimprove.evaluate import EvalSection
 from selfimprove.sections import ModelSection, SamplingSection, TaskSection
 from selfimprove.strategies import LoopSection
+from selfimprove.suites.config import EvalSuitesSection
 from selfimprove.train.config import TrainSection
 from selfimprove.verdict import VerdictConfig
 
@@ -34,7 +34,8 @@ class BaseRunConfig(Section):
         default_factory=SamplingSection, description="How improvement problems are sampled (N = sampling.n); "
                                                      "evaluation samples use the same temperature and top-p.",
     )
-    eval: EvalSection = Field(default_factory=EvalSection, description="What is evaluated after each iteration.")
+    eval: EvalSuitesSection = Field(default_factory=EvalSuitesSection,
+                                    description="What is evaluated after each iteration: splits, then suites.")
     train: TrainSection = Field(default_factory=TrainSection, description="Trainer hyper-parameters (train.dpo: DPO's).")
     verdict: VerdictConfig = Field(default_factory=VerdictConfig, description="Thresholds of the final verdict.")
 

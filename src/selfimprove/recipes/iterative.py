@@ -24,8 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from selfimprove.collapse.monitor import monitor_metrics
-from selfimprove.compositional.suite import suite_metrics, suite_task
 from selfimprove.curate import Row, dpo_pairs, hinted_records, mix, rationale_rows, seed_rows, sft_rows
 from selfimprove.evaluate import evaluate_split, grade_all
 from selfimprove.jsonl import read_jsonl, write_atomic, write_jsonl
@@ -36,9 +34,10 @@ from selfimprove.report.console import metrics_table
 from selfimprove.recipes.stages import Models, model_path, read_records, stage_seed, train_stage as fit_stage
 from selfimprove.rundir import RunDir
 from selfimprove.strategies import Method, get_strategy, methods_of
+from selfimprove.suites import SuiteInput, run_suites, suite_splits
 from selfimprove.tasks import check_nonempty
 from selfimprove.train.rewards import task_spec
-from selfimprove.types import Problem, Record, Sampler, Task
+from selfimprove.types import Problem, Record, Sampler, Task, task_stop, with_stop
 
 if TYPE_CHECKING:
     from selfimprove.recipes.config import IterativeConfig
@@ -77,13 +76,12 @@ def check_run(cfg: IterativeConfig) -> None:
 
 def check_splits(task: Task, cfg: IterativeConfig) -> None:
     """Fail on a bad split name (or a suite the task cannot run) before any model is loaded."""
-    needed = [*cfg.eval.splits, cfg.loop.improve_split, *filter(None, [cfg.eval.perplexity.split])]
+    needed = [*cfg.eval.splits, cfg.loop.improve_split]
     if cfg.loop.keep_original > 0:
         needed.append(cfg.loop.seed_split)
     for split in needed:
         check_nonempty(task, split)
-    if cfg.eval.compositional.enabled:
-        suite_task(task, cfg.eval.compositional)  # an unsupported task fails now, not after iteration 0's sampling
+    suite_splits(cfg.eval, task)  # each suite checks its own splits, not after iteration 0's sampling
 
 
 def sample_stage(cfg: IterativeConfig, task: Task, models: Models, run: RunDir, t: int, rationalize: bool) -> None:
@@ -92,7 +90,8 @@ def sample_stage(cfg: IterativeConfig, task: Task, models: Models, run: RunDir, 
     problems = task.load(split, cfg.loop.improve_limit)
     prompts = [task.format_prompt(p, cfg.task.shots) for p in problems]
     sampler = models.sampler(model_path(cfg, run, t - 1))
-    completions = sampler.sample(prompts, replace(cfg.sampling.params(), seed=stage_seed(cfg, t, "sample")))
+    params = with_stop(replace(cfg.sampling.params(), seed=stage_seed(cfg, t, "sample")), task_stop(task))
+    completions = sampler.sample(prompts, params)
     grade_all(task, problems, completions, f"{split} samples")
     records = [Record(p.id, t, split, prompt, p.gold, p.metadata, None, c)
                for p, prompt, c in zip(problems, prompts, completions)]
@@ -109,6 +108,7 @@ def rationalize_stage(cfg: IterativeConfig, task: Task, sampler: Sampler, record
     if not hinted:
         return []
     params = replace(cfg.sampling.params(), n=cfg.loop.rationalize_samples, seed=stage_seed(cfg, t, "rationalize"))
+    params = with_stop(params, task_stop(task))
     completions = sampler.sample([r.prompt for r in hinted], params)
     grade_all(task, [Problem(r.problem_id, r.prompt, r.gold) for r in hinted], completions, "rationales")
     for record, samples in zip(hinted, completions):
@@ -177,8 +177,8 @@ def evaluate_stage(
         metrics["improvement"] = improvement_set(records, read_records(run.iter_dir(1) / "eval.jsonl"))
     if t >= 1:
         metrics["data"] = data_summary(run, t, methods_of(cfg.loop)[t - 1])
-    metrics.update(monitor_metrics(cfg.eval.perplexity, task, sampler, cfg.eval.splits))  # collapse monitor
-    metrics.update(suite_metrics(cfg, task, sampler, records, metrics, run.iter_dir(t), t))  # reasoning gap
+    run_suites(cfg.eval, SuiteInput(task, sampler, records, metrics, run.iter_dir(t), t, cfg.task.shots,
+                                    cfg.sampling, cfg.eval.splits, cfg.eval.limit))  # collapse monitor, gap, ...
     write_atomic(run.iter_dir(t) / "metrics.json", json.dumps(metrics, indent=1) + "\n")
 
 

@@ -12,7 +12,7 @@ from selfimprove.report.render import Section, fragment, pct
 from selfimprove.types import Record
 
 if TYPE_CHECKING:
-    from selfimprove.report.sections import ReportContext
+    from selfimprove.report.context import ReportContext
 
 SHOWN = 12  # problems listed that only the base solves
 

@@ -30,16 +30,17 @@ from selfimprove.report.render import Section, fragment, num, page, pct
 if TYPE_CHECKING:  # the collapse modules load torch: imported where a collapse page is drawn, not here
     from selfimprove.collapse.config import CollapseSection
     from selfimprove.collapse.measure import ArmResult
-    from selfimprove.report.sections import ReportContext
+    from selfimprove.report.context import ReportContext
 
 
 def is_collapse_run(run_dir: Path) -> bool:
     """Whether the run directory's config.yaml is of recipe collapse (or, written before recipes, of
     loop.strategy=collapse)."""
-    from selfimprove.recipes import recipe_of
-
     file = Path(run_dir) / "config.yaml"
-    return file.is_file() and recipe_of(read_yaml(file)) == "collapse"
+    if not file.is_file():
+        return False
+    config = read_yaml(file)
+    return config.get("recipe", pick(config, "loop", "strategy")) == "collapse"
 
 
 def _section_of(run_dir: Path) -> tuple[dict[str, Any], CollapseSection]:
@@ -58,7 +59,7 @@ def _image(src: str, alt: str, caption: str) -> Markup:
 
 def perplexity_section(arms: list[ArmResult]) -> Section:
     """Test perplexity per generation (mean ± std, arms on the same axes), then tail loss and corpus ratios."""
-    from selfimprove.collapse.perplexity import PerplexitySummary
+    from selfimprove.collapse.measure import PerplexitySummary
     from selfimprove.collapse.plots import figure_to_data_uri, plot_arm_perplexity
 
     summaries = {a.name: {r["generation"]: PerplexitySummary(**r["test_perplexity"]) for r in a.rows} for a in arms}
@@ -85,7 +86,7 @@ def perplexity_section(arms: list[ArmResult]) -> Section:
 
 
 def histogram_section(arms: list[ArmResult], bins: int) -> Section | None:
-    from selfimprove.collapse.corpus import PerplexityHistogram
+    from selfimprove.collapse.symptoms import PerplexityHistogram
     from selfimprove.collapse.plots import figure_to_data_uri, plot_histogram_grid
 
     rows = []

@@ -1,6 +1,6 @@
 """The reasoning gap per iteration in a run's report (Hosseini et al. 2024, "Not All LLM Reasoners Are
 Created Equal"): S1, S2, S_comp and Δ = S_comp - S1·S2 of each iteration's model, as written to
-metrics.json under "compositional" by the loop's compositional suite (selfimprove.compositional.suite) or
+metrics.json under "compositional" by the loop's compositional suite (selfimprove.suites.compositional) or
 by `selfimprove eval` on composed pairs. The paper saw compositional accuracy peak early and fall under
 continued GSM8K fine-tuning; the plot puts S_comp beside the S1·S2 it would reach without a gap.
 """
@@ -14,7 +14,7 @@ from selfimprove.report.plots import Line, Panel, data_uri
 from selfimprove.report.render import Section, fragment, pct
 
 if TYPE_CHECKING:
-    from selfimprove.report.sections import ReportContext
+    from selfimprove.report.context import ReportContext
 
 History = list[dict[str, Any]]
 ACCURACY = (("s1", "S1: Q1 alone"), ("s2", "S2: Q2 alone"), ("s_comp", "S_comp: both in the pair"))

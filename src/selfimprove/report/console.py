@@ -6,25 +6,28 @@ from typing import Any
 
 from rich.table import Table
 
+from selfimprove.metrics.table import CONSOLE, METRICS, Metric
+
 
 def _pct(value: Any) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
+def _cell(metric: Metric, m: dict[str, Any]) -> str:
+    """A metric's value in one split's dict; a per-k metric at the largest k, naming it when it is pass@k."""
+    shown = metric.show(metric.value(m))
+    ks = sorted(m.get(metric.key) or {}, key=int) if metric.per_k else []
+    return f"{shown} (k={ks[-1]})" if metric.key == "pass@k" and ks else shown
+
+
 def metrics_table(metrics: dict[str, Any], title: str) -> Table:
-    """One row per split: greedy pass@1 (strict, flexible), pass@k, maj@k and coverage at the largest k."""
-    table = Table("split", "problems", "pass@1 greedy", "flexible", "pass@k", "maj@k", "coverage@N", title=title)
+    """One row per split: the columns of selfimprove.metrics.table.CONSOLE (greedy pass@1 strict and flexible,
+    pass@k, maj@k and coverage at the largest k)."""
+    table = Table("split", *(METRICS[key].label for key in CONSOLE), title=title)
     for split, m in metrics.items():
         if not isinstance(m, dict) or "n_problems" not in m:
             continue
-        ks = sorted(m.get("pass@k", {}), key=int)
-        top = ks[-1] if ks else None
-        table.add_row(
-            split, str(m["n_problems"]), _pct(m.get("greedy_pass@1")), _pct(m.get("greedy_pass@1_flexible")),
-            f"{_pct(m['pass@k'][top])} (k={top})" if top else "-",
-            _pct(m.get("maj@k", {}).get(top)) if top else "-",
-            _pct(m.get("coverage@N")),
-        )
+        table.add_row(split, *(_cell(METRICS[key], m) for key in CONSOLE))
     table.caption = gap_caption(metrics.get("compositional"))
     extra = [monitor_caption(metrics.get("perplexity")),
              *(correction_caption(split, m.get("correction")) for split, m in metrics.items() if isinstance(m, dict))]

@@ -16,7 +16,8 @@ from selfimprove.report.compare import COMPARE_SECTIONS, Compared, labels
 from selfimprove.report.load import load_run, verdict_config
 from selfimprove.report.render import page
 from selfimprove.report.samples import BrowserSection
-from selfimprove.report.sections import SECTIONS, ReportContext
+from selfimprove.report.context import ReportContext
+from selfimprove.report.sections import SECTIONS
 from selfimprove.verdict import VerdictConfig
 
 

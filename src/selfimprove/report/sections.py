@@ -5,30 +5,24 @@ is one more function appended to SECTIONS."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from selfimprove.errors import UserError
 from selfimprove.metrics.paired import Resampling, value_interval
+from selfimprove.metrics.table import METRICS
 from selfimprove.report import panels
 from selfimprove.report.boundary import boundary_section
 from selfimprove.report.collapse import monitor_section
 from selfimprove.report.compositional import compositional_section
-from selfimprove.report.load import Run, pick
+from selfimprove.report.context import ReportContext
+from selfimprove.report.load import pick
 from selfimprove.report.plots import Panel, data_uri
 from selfimprove.report.render import Section, fragment, num, pct
-from selfimprove.report.samples import BrowserSection, choose
+from selfimprove.report.samples import choose
 from selfimprove.report.steps import steps_section
 from selfimprove.verdict import Verdict, VerdictConfig, decide
-
-
-@dataclass
-class ReportContext:
-    run: Run
-    verdict: VerdictConfig
-    browser: BrowserSection
 
 
 def figure(panel_list: list[Panel], alt: str, caption: str, ncols: int = 3) -> Any:
@@ -63,23 +57,32 @@ def _with_interval(value: Any, pp: Any, measure: str, cfg: VerdictConfig, rate: 
     return num(value) + (f" [{iv.low:.3g}, {iv.high:.3g}]" if iv and value is not None else "")
 
 
+HEADLINE = ("n_problems", "greedy_pass@1", "greedy_pass@1_flexible", "pass@k", "maj@k", "coverage@N")  # metrics.table
+INTERVALS = {"greedy_pass@1": "greedy", "coverage@N": "coverage"}  # the paired measure behind each interval
+
+
 def _headline_row(t: int, split: str, m: dict[str, Any], cfg: VerdictConfig) -> list[str]:
     ks = sorted(m.get("pass@k") or {}, key=int)
     top = ks[-1] if ks else None
     div = pick(m, "diversity", "correct") or {}
     pp = m.get("per_problem")
-    return [
-        str(t), split, str(m.get("n_problems", "–")), _with_interval(m.get("greedy_pass@1"), pp, "greedy", cfg),
-        pct(m.get("greedy_pass@1_flexible")),
-        f"{pct(m['pass@k'][top])} (k={top})" if top else "–", pct(pick(m, "maj@k", top)) if top else "–",
-        _with_interval(m.get("coverage@N"), pp, "coverage", cfg),
-        *(_with_interval(div.get(key), pp, key, cfg, rate=False) for key in (cfg.lexical_metric, "semantic", "logical")),
-    ]
+
+    def cell(key: str) -> str:
+        metric = METRICS[key]
+        value = metric.value(m)
+        if key in INTERVALS:
+            return _with_interval(value, pp, INTERVALS[key], cfg)
+        if metric.per_k:
+            return "–" if top is None else pct(value) + (f" (k={top})" if key == "pass@k" else "")
+        return str(m.get(key, "–")) if metric.format == "count" else pct(value)
+
+    return [str(t), split, *map(cell, HEADLINE),
+            *(_with_interval(div.get(key), pp, key, cfg, rate=False) for key in (cfg.lexical_metric, "semantic", "logical"))]
 
 
 def numbers_section(ctx: ReportContext) -> Section:
     """Every headline number per iteration and split, so each point of a chart can be read exactly."""
-    head = ["iteration", "split", "problems", "greedy pass@1", "flexible", "pass@k", "maj@k", "coverage@N",
+    head = ["iteration", "split", *(METRICS[key].label for key in HEADLINE),
             f"{ctx.verdict.lexical_metric} (correct)", "semantic (correct)", "logical (correct)"]
     first = (ctx.verdict.id_split, ctx.verdict.ood_split)
     rows = [_headline_row(it.index, s, it.metrics[s], ctx.verdict) for it in ctx.run.iterations

@@ -11,7 +11,7 @@ from selfimprove.report.plots import Line, Panel, data_uri
 from selfimprove.report.render import Section, fragment, pct
 
 if TYPE_CHECKING:
-    from selfimprove.report.sections import ReportContext
+    from selfimprove.report.context import ReportContext
 
 
 def _top(m: dict[str, Any], split: str) -> str | None:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from selfimprove.sections import ModelSection
-from selfimprove.types import Completion, Message, Prompt, Sampler, SamplingParams
+from selfimprove.types import Completion, Message, Prompt, Sampler, SamplingParams, Scored, Scorer
 
 
 def as_chat(prompt: Prompt) -> list[Message]:
@@ -21,6 +21,23 @@ class ChatPrompts:
 
     def sample(self, prompts: list[Prompt], params: SamplingParams) -> list[list[Completion]]:
         return self.inner.sample([as_chat(p) for p in prompts], params)
+
+
+class ChatScoringPrompts(ChatPrompts):
+    """ChatPrompts around a sampler that also scores text (types.Scorer): scoring sends the prompts through
+    the chat template too."""
+
+    def __init__(self, inner: Scorer) -> None:
+        super().__init__(inner)  # type: ignore[arg-type]
+        self.scorer = inner
+
+    def perplexities(self, prompts: list[Prompt], texts: list[str], batch_size: int = 32) -> list[Scored | None]:
+        return self.scorer.perplexities([as_chat(p) for p in prompts], texts, batch_size)
+
+
+def chat_prompts(inner: Sampler) -> ChatPrompts:
+    """`inner` with text prompts sent as chat messages, still a Scorer when `inner` is one."""
+    return ChatScoringPrompts(inner) if isinstance(inner, Scorer) else ChatPrompts(inner)
 
 
 def make_sampler(model: ModelSection, batch_size: int = 64, show_progress: bool = True) -> Sampler:
@@ -40,4 +57,4 @@ def make_sampler(model: ModelSection, batch_size: int = 64, show_progress: bool 
                          "chat template", highlight=False)
         hf_model, tokenizer = load_model(model.path, model.dtype, model.device)
         sampler = HFSampler(hf_model, tokenizer, batch_size=batch_size, show_progress=show_progress)
-    return ChatPrompts(sampler) if model.chat else sampler
+    return chat_prompts(sampler) if model.chat else sampler

@@ -14,7 +14,7 @@ from selfimprove.progress import progress_bar
 from selfimprove.sampling.buffers import Buffers
 from selfimprove.sampling.decode import decode_batch
 from selfimprove.sampling.packed import packed_linears
-from selfimprove.types import Completion, Prompt, SamplingParams
+from selfimprove.types import Completion, Prompt, SamplingParams, Scored
 
 
 def resolve_device(device: str) -> torch.device:
@@ -123,6 +123,32 @@ class HFSampler:
                     results[i] = [self._completion(r.tokens, r.logprob, params) for r in rows[j * n:(j + 1) * n]]
                 advance(len(chunk) * n)
         return results
+
+    def perplexities(self, prompts: list[Prompt], texts: list[str], batch_size: int = 32) -> list[Scored | None]:
+        """Each text's perplexity as the model's answer to its prompt (types.Scorer): the prompt encoded as
+        `sample` encodes it, then the text (after one space for a text prompt, as the tasks' completions
+        start; as the assistant's turn for chat messages), scoring the text's tokens only. None for a pair
+        longer than the model's context or a text without tokens."""
+        from selfimprove.sampling.perplexity import block_perplexities
+
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        blocks, starts, where = [], [], []
+        for i, (prompt, text) in enumerate(zip(prompts, texts)):
+            prompt_ids = self.encode(prompt)
+            text = f" {text.strip()}" if isinstance(prompt, str) else text.strip()
+            text_ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            ids = [*prompt_ids, *text_ids]
+            if text_ids and prompt_ids and (limit is None or len(ids) <= limit):
+                blocks.append(ids)
+                starts.append(len(prompt_ids))
+                where.append(i)
+        scores: list[Scored | None] = [None] * len(prompts)
+        if blocks:
+            ppl = block_perplexities(self.model, blocks, batch_size, show_progress=self.show_progress,
+                                     score_from=starts)
+            for i, block, start, value in zip(where, blocks, starts, ppl):
+                scores[i] = Scored(float(value), len(block) - start)
+        return scores
 
     def _completion(self, tokens: list[int], logprob: float, params: SamplingParams) -> Completion:
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)

@@ -52,7 +52,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from selfimprove.compositional.chain import ChainError, exact_value
+from selfimprove.verify.arithmetic import ChainError, exact_value
 from selfimprove.metrics.logical import ANNOTATION, MAX_SIDE, PLAIN, clean_side, normalize_equation
 from selfimprove.types import Completion
 

@@ -16,8 +16,7 @@ own pairs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -26,11 +25,10 @@ from selfimprove.compositional.evaluate import PAIR_SPLITS, CompositionalSection
 from selfimprove.errors import UserError
 from selfimprove.jsonl import write_jsonl
 from selfimprove.tasks.data import data_root
-from selfimprove.types import Completion, Record, Sampler, Task
+from selfimprove.types import Completion, Record, Task
 
 if TYPE_CHECKING:
-    from selfimprove.evaluate import EvalSection  # imports this module for its `compositional` field
-    from selfimprove.sections import SamplingSection, TaskSection
+    from selfimprove.suites import SuiteInput
 
 RECORDS_FILE = "compositional.jsonl"
 SUITE_TASKS = ("arith", "gsm8k", "compositional_gsm")
@@ -62,14 +60,6 @@ class CompositionalSuite(CompositionalSection):
     )
 
 
-class TaskConfig(Protocol):
-    """What the suite reads of a command's config (IterativeConfig and EvalConfig both fit)."""
-
-    task: TaskSection
-    sampling: SamplingSection
-    eval: EvalSection
-
-
 def suite_task(task: Task, suite: CompositionalSuite) -> Task:
     """The task whose composed pairs are measured: the task itself when it has them (arith's compositional
     split, compositional_gsm), else for gsm8k a compositional_gsm task over the same GSM8K files."""
@@ -95,31 +85,34 @@ def known_greedy(records: Sequence[Record], suite: CompositionalSuite, max_new_t
     return {r.prompt: r.greedy for r in records if isinstance(r.prompt, str) and r.greedy is not None}
 
 
-def evaluate_suite(
-    cfg: TaskConfig, task: Task, sampler: Sampler, records: Sequence[Record], out_dir: Path, iteration: int,
-) -> dict[str, Any]:
-    """The gap metrics of the model behind `sampler` (see evaluate.py for the keys), its graded transcripts
-    written to `out_dir/compositional.jsonl`. `records` are this evaluation's other records."""
-    suite = cfg.eval.compositional
-    if suite.limit is None and cfg.eval.limit is not None:
-        suite = suite.model_copy(update={"limit": cfg.eval.limit})
-    budget = suite.max_new_tokens or cfg.sampling.max_new_tokens
+def suite_splits(suite: CompositionalSuite, task: Task, eval_splits: Sequence[str]) -> list[str]:
+    """No split of the task itself to check (the pairs come with the suite's task); an unsupported task fails
+    here, before any model is loaded."""
+    if suite.enabled:
+        suite_task(task, suite)
+    return []
+
+
+def evaluate_suite(suite: CompositionalSuite, inp: SuiteInput) -> dict[str, Any]:
+    """The gap metrics of the model behind `inp.sampler` (see evaluate.py for the keys), its graded transcripts
+    written to `inp.out_dir/compositional.jsonl`. `inp.records` are this evaluation's other records."""
+    if suite.limit is None and inp.eval_limit is not None:
+        suite = suite.model_copy(update={"limit": inp.eval_limit})
+    budget = suite.max_new_tokens or inp.sampling.max_new_tokens
     result = evaluate_compositional(
-        sampler, suite_task(task, suite), suite, shots=cfg.task.shots, max_new_tokens=budget,
-        stop=cfg.sampling.stop, iteration=iteration, known=known_greedy(records, suite, cfg.sampling.max_new_tokens),
+        inp.sampler, suite_task(inp.task, suite), suite, shots=inp.shots, max_new_tokens=budget,
+        stop=inp.sampling.stop, iteration=inp.iteration,
+        known=known_greedy(inp.records, suite, inp.sampling.max_new_tokens),
     )
-    write_jsonl(out_dir / RECORDS_FILE, (r.to_dict() for r in result.records))
+    write_jsonl(inp.out_dir / RECORDS_FILE, (r.to_dict() for r in result.records))
     return {**result.metrics, "max_new_tokens": budget, "records": RECORDS_FILE}
 
 
-def suite_metrics(
-    cfg: TaskConfig, task: Task, sampler: Sampler, records: Sequence[Record], metrics: dict[str, Any],
-    out_dir: Path, iteration: int,
-) -> dict[str, Any]:
-    """{"compositional": ...} to update an evaluation's `metrics` with ({} when eval.compositional is off).
+def suite_metrics(suite: CompositionalSuite, inp: SuiteInput) -> dict[str, Any]:
+    """{"compositional": ...} to update an evaluation's metrics with ({} when eval.compositional is off).
     The entry is merged, not replaced: arith's `compositional` split, when it is also an eval split, keeps
     its pass@1 summary there (the keys do not clash)."""
-    if not cfg.eval.compositional.enabled:
+    if not suite.enabled:
         return {}
-    gap = evaluate_suite(cfg, task, sampler, records, out_dir, iteration)
-    return {"compositional": {**metrics.get("compositional", {}), **gap}}
+    gap = evaluate_suite(suite, inp)
+    return {"compositional": {**inp.metrics.get("compositional", {}), **gap}}

@@ -29,15 +29,6 @@ from selfimprove.errors import UserError
 Blocks = Sequence[Sequence[int]]
 
 
-def split_into_blocks(token_ids: Sequence[int], block_size: int = 64) -> list[list[int]]:
-    """Cut a token stream into consecutive blocks of `block_size` (paper: 64), dropping the short
-    remainder so that every block has the same length."""
-    if block_size < 1:
-        raise UserError(f"block_size must be >= 1, got {block_size}")
-    ids = list(token_ids)
-    return [ids[i : i + block_size] for i in range(0, len(ids) - block_size + 1, block_size)]
-
-
 def tail_loss(
     reference: Sequence[float] | np.ndarray, perplexities: Sequence[float] | np.ndarray, quantile: float = 95.0
 ) -> float:

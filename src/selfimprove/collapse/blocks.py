@@ -15,9 +15,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from selfimprove.collapse.corpus import split_into_blocks
 from selfimprove.errors import UserError
 from selfimprove.types import Problem, Task
+
+
+def split_into_blocks(token_ids: Sequence[int], block_size: int = 64) -> list[list[int]]:
+    """Cut a token stream into consecutive blocks of `block_size` (paper: 64), dropping the short
+    remainder so that every block has the same length."""
+    if block_size < 1:
+        raise UserError(f"block_size must be >= 1, got {block_size}")
+    ids = list(token_ids)
+    return [ids[i : i + block_size] for i in range(0, len(ids) - block_size + 1, block_size)]
 
 
 def solution_text(task: Task, problem: Problem) -> str | None:

@@ -1,4 +1,4 @@
-"""Per-block perplexity of a causal LM on blocks of token ids.
+"""Per-block perplexity of a causal LM on blocks of token ids (what HFSampler.perplexities scores with).
 
 Shumailov et al. (Nature 2024) measure collapse by the perplexity of each generation's model on the real
 WikiText-2 test blocks (their Fig. 1: mean and spread over generations, and per-block histograms).
@@ -11,7 +11,6 @@ prompt, say): the conditional perplexity of that suffix, exp of its mean token N
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -102,31 +101,3 @@ def block_perplexities(
     finally:
         model.train(was_training)
     return torch.exp(nll).numpy().astype(np.float64)
-
-
-@dataclass(frozen=True)
-class PerplexitySummary:
-    """Spread of per-block perplexity over blocks (paper Fig. 1: mean and std per generation)."""
-
-    n: int
-    mean: float
-    std: float
-    median: float
-    p95: float
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-def summarize_perplexity(perplexities: Sequence[float] | np.ndarray) -> PerplexitySummary:
-    """Mean, population std, median and 95th percentile of per-block perplexities."""
-    values = np.asarray(perplexities, dtype=np.float64)
-    if values.size == 0:
-        raise UserError("no perplexities to summarize")
-    return PerplexitySummary(
-        n=int(values.size),
-        mean=float(values.mean()),
-        std=float(values.std()),
-        median=float(np.median(values)),
-        p95=float(np.percentile(values, 95)),
-    )
