@@ -30,7 +30,8 @@ def metrics_table(metrics: dict[str, Any], title: str) -> Table:
         table.add_row(split, *(_cell(METRICS[key], m) for key in CONSOLE))
     table.caption = gap_caption(metrics.get("compositional"))
     extra = [monitor_caption(metrics.get("perplexity")),
-             *(correction_caption(split, m.get("correction")) for split, m in metrics.items() if isinstance(m, dict))]
+             *(correction_caption(split, m.get("correction")) for split, m in metrics.items() if isinstance(m, dict)),
+             *(correction_caption(split, c) for split, c in (metrics.get("correction") or {}).items())]  # the suite
     lines = [line for line in (table.caption, *extra) if line]
     table.caption = "\n".join(lines) if lines else None
     return table
