@@ -59,3 +59,14 @@ def test_second_turn_prompt_carries_no_loss() -> None:
     assert "correct the error" in tokenizer.decode(ids[0, :n_prompt]) and "rewrite" in instruction
     cut = len(tokenizer(" 5", add_special_tokens=False)["input_ids"])  # no EOS: the attempt was cut off
     assert mask[1].sum() == cut and attention[1].sum() == len(encode(first)) + cut
+
+
+def test_verifiable_reward_is_the_task_verifier() -> None:
+    from selfimprove.tasks import get_task
+    from selfimprove.train.rewards import task_spec, verified_reward
+
+    problem = get_task("arith").load("test", 1)[0]
+    right, spec = " " + problem.metadata["solution"], task_spec("arith", {})
+    wrong = right.replace(f"The answer is {problem.gold}.", f"The answer is {int(problem.gold) + 1}.")
+    chat = [{"role": "assistant", "content": right}]  # TRL's conversational completions
+    assert verified_reward([None] * 3, [right, wrong, chat], [problem.gold] * 3, [spec] * 3) == [1.0, 0.0, 1.0]
