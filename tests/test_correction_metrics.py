@@ -111,3 +111,11 @@ def test_change_between_models_is_paired_by_problem() -> None:
     assert change["delta"]["value"] == pytest.approx(0.2) and change["delta_c2i"]["value"] == pytest.approx(-0.1)
     low, high = change["delta"]["interval"]
     assert low == 0.0 and 0.2 < high  # two of ten improved, none got worse: 11% of resamples hold neither
+
+
+def test_score_recipe_refuses_a_task_without_correction(capsys, tmp_path) -> None:
+    config = tmp_path / "score.yaml"
+    config.write_text(f"recipe: score\nname: s\nout: {tmp_path / 'runs'}\nmodel: {{path: {tmp_path}}}\n"
+                      "task: {name: wikitext2}\n", encoding="utf-8")
+    assert_refused(capsys, ["run", str(config)], "no correction instruction")
+    assert not (tmp_path / "runs").exists()

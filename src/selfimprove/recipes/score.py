@@ -29,7 +29,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from selfimprove.attempts import check_attempts, correct_attempts
+from selfimprove.attempts import check_attempts, correct_attempts, next_prompts
 from selfimprove.evaluate import evaluate_split, grade_all
 from selfimprove.jsonl import read_jsonl, write_atomic, write_jsonl
 from selfimprove.metrics.correction import KEYS, LABELS, correction_change, episode_pairs
@@ -38,7 +38,7 @@ from selfimprove.recipes.score_config import ScoreConfig
 from selfimprove.recipes.stages import Models, keep_step_log, read_records, save_checkpoint, stage_seed, train_stage
 from selfimprove.rundir import RunDir
 from selfimprove.self_refine import self_refine
-from selfimprove.tasks import check_nonempty
+from selfimprove.tasks import check_nonempty, get_task
 from selfimprove.train.rewards import task_spec
 from selfimprove.types import Completion, Record, Task
 
@@ -48,10 +48,8 @@ SFT_ARMS = ("star", "pair-sft")
 
 def run_score(cfg: ScoreConfig, run: RunDir) -> list[dict[str, Any]]:
     """Run, or resume, every arm; print and write the table. Returns each arm's metrics."""
-    from selfimprove.tasks import get_task
-
-    task = get_task(cfg.task.name, **cfg.task.options)
     check_run(cfg)
+    task = get_task(cfg.task.name, **cfg.task.options)
     models = Models(cfg.model, cfg.sampling.batch_size)
     for t, arm in enumerate(cfg.score.arms):
         if arm in RL_STAGES or arm in SFT_ARMS:
@@ -65,8 +63,6 @@ def run_score(cfg: ScoreConfig, run: RunDir) -> list[dict[str, Any]]:
 
 def check_run(cfg: ScoreConfig) -> None:
     """Before the run directory exists: the splits exist and the task has a correction instruction."""
-    from selfimprove.tasks import get_task
-
     task = get_task(cfg.task.name, **cfg.task.options)
     check_attempts(task, 2)
     for split in [*cfg.eval.splits, cfg.score.train_split]:
@@ -141,8 +137,7 @@ def correction_rows(cfg: ScoreConfig, task: Task, models: Models, run: RunDir, t
 
 
 def second_turn(sampler: Any, task: Task, prompt: Any, first: Completion) -> Any:
-    from selfimprove.attempts import next_prompts
-
+    """The prompt of the second attempt after `first` (chat-aware, as evaluation renders it)."""
     return next_prompts(sampler, task, [prompt], [first.text])[0]
 
 
