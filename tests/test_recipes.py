@@ -28,8 +28,8 @@ def test_the_recipe_key_picks_the_config_class(tmp_path: Path) -> None:
     base = {"model": {"path": "m"}}
     assert type(load_run_config(write(tmp_path, base))) is IterativeConfig  # no recipe key: iterative
     assert type(load_run_config(write(tmp_path, {**base, "recipe": "collapse"}))) is CollapseConfig
-    with pytest.raises(UserError, match="unknown recipe 'grpo'; known: iterative, collapse"):
-        load_run_config(write(tmp_path, {**base, "recipe": "grpo"}))
+    with pytest.raises(UserError, match="unknown recipe 'ppo'; known: iterative, collapse, score"):
+        load_run_config(write(tmp_path, {**base, "recipe": "ppo"}))
     with pytest.raises(UserError, match="the loop section belongs to recipe iterative"):
         load_run_config(write(tmp_path, {**base, "recipe": "collapse", "loop": {"strategy": "sft"}}))
 
@@ -40,7 +40,7 @@ def test_every_recipe_names_a_config_class_and_a_run_function() -> None:
     for recipe in RECIPES.values():
         cls = resolve_name(recipe.config)
         assert cls.model_fields["recipe"].default == recipe.name and callable(resolve_name(recipe.run))
-    assert get_recipe("iterative").strategies == ("sft", "star", "dpo", "sft-dpo", "gold")
+    assert get_recipe("iterative").strategies == ("sft", "star", "dpo", "sft-dpo", "grpo", "gold")
 
 
 def test_dpo_settings_moved_into_their_section(tmp_path: Path) -> None:
@@ -70,9 +70,9 @@ def test_a_run_started_before_recipes_resumes(tmp_path: Path) -> None:
 
 
 def test_an_unknown_training_method_is_an_error_not_a_fallback() -> None:
-    with pytest.raises(UserError, match="unknown training method 'grpo'; known: sft, dpo, causal-lm"):
-        fit_rows("grpo", None, None, [{"prompt": "p"}], None, Path("."), chat=False)  # type: ignore[arg-type]
-    assert set(TRAINERS) == {"sft", "dpo", "causal-lm"}
+    with pytest.raises(UserError, match="unknown training method 'ppo'; known: sft, dpo, grpo, causal-lm"):
+        fit_rows("ppo", None, None, [{"prompt": "p"}], None, Path("."), chat=False)  # type: ignore[arg-type]
+    assert set(TRAINERS) == {"sft", "dpo", "grpo", "causal-lm"}
 
 
 def test_ls_lists_recipes_with_their_strategies() -> None:
@@ -82,12 +82,12 @@ def test_ls_lists_recipes_with_their_strategies() -> None:
 
     result = CliRunner().invoke(app, ["ls"], env={"COLUMNS": "300"})
     out = result.stdout
-    assert result.exit_code == 0 and "sft, star, dpo, sft-dpo, gold" in out, out
+    assert result.exit_code == 0 and "sft, star, dpo, sft-dpo, grpo, gold" in out, out
     assert all(name in out for name in [*RECIPES, *TRAINERS]), out
 
 
 def test_a_bad_recipe_is_one_line_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, {"model": {"path": "m"}, "recipe": "grpo"})
-    assert_refused(capsys, ["run", str(path)], "unknown recipe 'grpo'")
+    path = write(tmp_path, {"model": {"path": "m"}, "recipe": "ppo"})
+    assert_refused(capsys, ["run", str(path)], "unknown recipe 'ppo'")
     old = write(tmp_path, {"model": {"path": "m"}, "recipe": "iterative", "loop": {"strategy": "collapse"}})
     assert_refused(capsys, ["run", str(old)], "recipe: collapse")

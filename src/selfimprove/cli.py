@@ -110,6 +110,10 @@ def eval_command(
     split: Annotated[Optional[list[str]], typer.Option(help="Split to evaluate (repeatable).")] = None,
     k: Annotated[Optional[int], typer.Option(help="Samples per problem for pass@k (0 = greedy only).")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Only the first N problems of each split.")] = None,
+    attempts: Annotated[Optional[int], typer.Option(
+        help="Greedy attempts per problem: 2 = answer, then correct it (Acc@t1, Acc@t2, Δ, Δi→c, Δc→i).")] = None,
+    budget: Annotated[Optional[int], typer.Option(
+        help="Parallel vs sequential at equal budget B = 2..BUDGET: majority of B samples vs of B/2 corrections.")] = None,
     data_dir: Annotated[Optional[str], typer.Option(help="Local folder with the dataset files.")] = None,
     out: Annotated[Optional[str], typer.Option(help="Where to write eval.jsonl and metrics.json.")] = None,
     backend: Annotated[Optional[str], typer.Option(
@@ -122,6 +126,7 @@ def eval_command(
 
     path, overrides = split_args(args)
     flags = {"model.path": model, "task.name": task, "eval.splits": split, "eval.k": k, "eval.limit": limit,
+             "eval.attempts": attempts, "eval.budget": budget,
              "task.options.data_dir": data_dir, "out": out, "model.backend": backend,
              "model.server.base_url": base_url}
     overrides = [f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"

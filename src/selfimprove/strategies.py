@@ -14,6 +14,11 @@ curation and the trainer of each iteration:
              problem's samples; the reference model is M_{t-1}; TRL's DPOTrainer.
     sft-dpo  one SFT iteration, then DPO iterations (Wu et al. 2024's SFT->DPO); `schedule` sets the
              order, e.g. [sft, dpo, dpo].
+    grpo     online RL with verifiable rewards (Shao et al. 2024, DeepSeekMath; TRL's GRPOTrainer): each step
+             samples a group of completions per improve problem from the current model and rewards those the
+             task verifies; the iteration's samples are still drawn, as diagnostics of M_{t-1}. Token entropy and
+             reward per step go to train_steps.jsonl (entropy collapse precedes the plateau, Cui et al. 2025).
+             With the boundary section it runs Yue et al. 2025's question: does RL narrow the solvable set?
     gold     the control arm: SFT on the improve split's reference solutions (the labels every other
              strategy does without), continuing from M_{t-1}. It bounds what self-improvement on that split
              can reach with the same trainer, so a strategy's gain reads as a share of the gold gain.
@@ -33,8 +38,8 @@ from pydantic import Field, model_validator
 from selfimprove.config import Section
 from selfimprove.errors import UserError
 
-Method = Literal["sft", "dpo"]
-StrategyName = Literal["sft", "star", "dpo", "sft-dpo", "gold"]
+Method = Literal["sft", "dpo", "grpo"]
+StrategyName = Literal["sft", "star", "dpo", "sft-dpo", "grpo", "gold"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ STRATEGIES: dict[str, Strategy] = {
                     False, "dpo"),
     "sft-dpo": Strategy("sft-dpo", "one SFT iteration, then DPO iterations (loop.schedule, e.g. sft, dpo, dpo)",
                         False, None),
+    "grpo": Strategy("grpo", "online RL with verifiable rewards: GRPO on the improve problems, the task's verifier "
+                             "as the reward (DeepSeekMath; TRL GRPOTrainer; train.grpo)", False, "grpo"),
     "gold": Strategy("gold", "control arm: SFT on the improve split's reference solutions (an upper bound for "
                              "self-improvement on that split with the same trainer)", False, "sft", reference=True),
 }
@@ -67,7 +74,7 @@ class LoopSection(Section):
     """How the loop runs: how many iterations, which strategy, and how it curates and mixes data."""
 
     strategy: StrategyName = Field(
-        "sft", description="sft, star, dpo, sft-dpo or gold (see `selfimprove ls`).")
+        "sft", description="sft, star, dpo, sft-dpo, grpo or gold (see `selfimprove ls`).")
     iterations: int = Field(3, ge=0, description="T: iterations of sample -> verify -> curate -> train -> evaluate.")
     schedule: list[Method] | None = Field(
         None, description="sft-dpo only: the trainer of each iteration, e.g. [sft, dpo, dpo] "

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from rich.console import Console
 
+from selfimprove.attempts import check_attempts
+from selfimprove.budget import budget_curves, check_budget, plot_budget
 from selfimprove.commands.compositional import default_splits, eval_gap, gap_requested
 from selfimprove.compositional.evaluate import CompositionalSection
 from selfimprove.suites.compositional import suite_metrics
@@ -25,6 +28,7 @@ from selfimprove.suites.config import EvalSuitesSection
 from selfimprove.errors import UserError
 from selfimprove.rundir import run_root_of
 from selfimprove.tasks import check_nonempty, get_task
+from selfimprove.types import Sampler, Task
 
 
 class EvalConfig(Section):
@@ -47,7 +51,7 @@ class EvalConfig(Section):
 # What `selfimprove eval` (and `selfimprove report` on its folder) writes: an --out folder holding anything
 # else was not made by eval, and is not overwritten.
 EVAL_OUTPUTS = frozenset({"eval.jsonl", "metrics.json", "config.yaml", "compositional.jsonl", "embeddings",
-                          "report.html"})
+                          "report.html", "budget.json", "budget.png"})
 
 
 def check_out_folder(out: Path) -> None:
@@ -77,6 +81,9 @@ def run_eval(cfg: EvalConfig) -> dict:
     cfg.eval.splits = default_splits(cfg.task.name, cfg.eval.splits, "splits" in cfg.eval.model_fields_set)
     if cfg.skills.enabled:
         check_skills_task(task)
+    check_attempts(task, 2 if cfg.eval.budget else cfg.eval.attempts)  # fail before loading the model
+    if cfg.eval.budget:
+        check_budget(cfg.eval.budget)
     for split in cfg.eval.splits:
         check_nonempty(task, split)  # fail on a bad or empty split before loading the model
     sampler = make_sampler(cfg.model, batch_size=cfg.sampling.batch_size, engine=cfg.sampling.engine)
@@ -97,6 +104,8 @@ def run_eval(cfg: EvalConfig) -> dict:
         metrics.update(suite_metrics(cfg.eval.compositional, inp))
     if cfg.skills.enabled:
         metrics["skills"] = skill_metrics(sampler, task, cfg.skills)  # type: ignore[arg-type]
+    if cfg.eval.budget:
+        metrics["budget"] = run_budget(cfg, task, sampler, out)
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
     write_atomic(out / "config.yaml", dump_config(cfg))
     console = Console()
@@ -105,3 +114,20 @@ def run_eval(cfg: EvalConfig) -> dict:
         console.print(skills_table(metrics["skills"]))
     console.print(f"records: {out / 'eval.jsonl'}  metrics: {out / 'metrics.json'}")
     return metrics
+
+
+def run_budget(cfg: EvalConfig, task: Task, sampler: Sampler, out: Path) -> dict[str, Any]:
+    """Parallel vs sequential curves of each split (selfimprove.budget) into budget.json and budget.png."""
+    curves = {}
+    for split in cfg.eval.splits:
+        problems = task.load(split, cfg.eval.limit)
+        prompts = [task.format_prompt(p, cfg.task.shots) for p in problems]
+        curves[split] = budget_curves(sampler, task, problems, prompts, cfg.sampling, cfg.eval.budget, split)
+    write_atomic(out / "budget.json", json.dumps(curves, indent=1))
+    plot_budget(curves, out / "budget.png", f"{cfg.model.path} on {cfg.task.name}")
+    console = Console()
+    for split, c in curves.items():
+        console.print(f"budget {split}: one sample {100 * c['single']:.1f}; " + ", ".join(
+            f"B={b}: parallel {100 * p:.1f} / sequential {100 * q:.1f}"
+            for b, p, q in zip(c["budget"], c["parallel"], c["sequential"])))
+    return curves

@@ -14,6 +14,8 @@ lm-evaluation-harness reports strict and flexible side by side):
     diversity                      {'correct': {...}, 'incorrect': {...}} (diversity.py)
     per_difficulty, disparity      greedy pass@1 per level and the easy-hard disparity (generalization.py)
     steps                          false-positive rate, CoT-pass@k (steps.py); None without step checks
+    correction                     Acc@t1, Acc@t2, Δ, Δi→c, Δc→i with intervals (correction.py) of the greedy
+                                   multi-attempt episodes; None when the greedy completions are single attempts
     per_problem                    the per-problem values behind the numbers above, for paired intervals:
                                    problem_id, difficulty, greedy (0/1, None without a greedy completion),
                                    samples, correct_samples, and diversity {group: {measure: [value]}}
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from selfimprove.errors import UserError
+from selfimprove.metrics.correction import records_correction
 from selfimprove.metrics.coverage import coverage, sampled_accuracy
 from selfimprove.metrics.diversity import Values, problem_values, summarize_values
 from selfimprove.metrics.generalization import difficulty_of, disparity, ood_gap, pass1_by_difficulty
@@ -89,6 +92,7 @@ def summarize(
         "per_difficulty": per_level,
         "disparity": disparity(per_level),
         "steps": step_metrics(records),
+        "correction": records_correction(records),
         "per_problem": per_problem(records, values),
     }
 

@@ -41,7 +41,7 @@ RECIPES: dict[str, Recipe] = {
         "iterative", "the self-improvement loop: sample, verify, curate, train, evaluate for T iterations "
                      "(Wu et al. 2024; STaR; ReST-EM; iterative DPO)",
         "selfimprove.recipes.config:IterativeConfig", "selfimprove.recipes.iterative:run_loop",
-        ("sft", "star", "dpo", "sft-dpo", "gold"), check="selfimprove.recipes.iterative:check_run",
+        ("sft", "star", "dpo", "sft-dpo", "grpo", "gold"), check="selfimprove.recipes.iterative:check_run",
     ),
     "collapse": Recipe(
         "collapse", "model collapse (Shumailov et al. 2024): each generation is the starting model trained on the "
@@ -59,6 +59,12 @@ RECIPES: dict[str, Recipe] = {
                           "best-vs-worst pairs, with the judge measured against ground truth",
         "selfimprove.recipes.self_rewarding_config:SelfRewardingConfig",
         "selfimprove.recipes.self_rewarding:run_self_rewarding", check="selfimprove.recipes.self_rewarding:check_run",
+    ),
+    "score": Recipe(
+        "score", "two-attempt self-correction trained by multi-turn RL (SCoRe, Kumar et al. 2024): Stage I, Stage II "
+                 "and the baselines self-refine, single-turn RL, STaR, Pair-SFT, evaluated alike (section score)",
+        "selfimprove.recipes.score_config:ScoreConfig", "selfimprove.recipes.score:run_score",
+        check="selfimprove.recipes.score:check_run", verdict=False,
     ),
 }
 

@@ -36,6 +36,7 @@ from selfimprove.rundir import RunDir
 from selfimprove.strategies import Method, get_strategy, methods_of
 from selfimprove.suites import SuiteInput, run_suites, suite_splits
 from selfimprove.tasks import check_nonempty
+from selfimprove.train.rewards import task_spec
 from selfimprove.types import Problem, Record, Sampler, Task, task_stop, with_stop
 
 if TYPE_CHECKING:
@@ -128,6 +129,10 @@ def iteration_rows(
         problems = task.load(loop.improve_split, loop.improve_limit)
         prompts = [task.format_prompt(p, cfg.task.shots) for p in problems]
         return seed_rows(problems, prompts, 1.0, stage_seed(cfg, s, "reference"), source="reference")
+    if method == "grpo":  # GRPO samples for itself while it trains: its rows are the problems
+        spec = task_spec(cfg.task.name, cfg.task.options)
+        return [{"prompt": task.format_prompt(p, cfg.task.shots), "gold": p.gold, "task": spec, "problem_id": p.id,
+                 "source": "problem"} for p in task.load(loop.improve_split, loop.improve_limit)]
     records = read_records(run.iter_dir(s) / "samples.jsonl")
     valid = loop.require_valid_steps
     if method == "dpo":

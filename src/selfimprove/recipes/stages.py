@@ -116,6 +116,16 @@ def place_checkpoint(run: RunDir, t: int) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def keep_step_log(work: Path, iter_dir: Path) -> None:
+    """A trainer's per-step log (steps.jsonl in its work folder: the RL trainers write one) is kept as the
+    iteration's train_steps.jsonl before the work folder is removed."""
+    from selfimprove.jsonl import write_atomic
+
+    log = work / "steps.jsonl"
+    if log.is_file():
+        write_atomic(iter_dir / "train_steps.jsonl", log.read_text(encoding="utf-8"))
+
+
 def train_stage(models: Models, run: RunDir, t: int, method: str, rows: list[dict[str, Any]], start: str,
                 train_cfg: TrainSection, chat: bool = False) -> None:
     """Train M_t from the checkpoint `start` with training method `method` (selfimprove.train.registry) on
@@ -146,6 +156,7 @@ def train_stage(models: Models, run: RunDir, t: int, method: str, rows: list[dic
     model, tokenizer = load_model(start, models.section.dtype, models.section.device)
     if rows:
         model = fit_rows(method, model, tokenizer, rows, train_cfg, work / "trainer", chat)
+        keep_step_log(work / "trainer", run.iter_dir(t))
     else:
         Console(stderr=True).print(f"[yellow]iteration {t}: no {method.upper()} training rows; M_{t} = {start}")
     save_checkpoint(model, tokenizer, run, t)

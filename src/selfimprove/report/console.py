@@ -29,9 +29,11 @@ def metrics_table(metrics: dict[str, Any], title: str) -> Table:
             continue
         table.add_row(split, *(_cell(METRICS[key], m) for key in CONSOLE))
     table.caption = gap_caption(metrics.get("compositional"))
-    monitor = monitor_caption(metrics.get("perplexity"))
-    if monitor:
-        table.caption = f"{table.caption}\n{monitor}" if table.caption else monitor
+    extra = [monitor_caption(metrics.get("perplexity")),
+             *(correction_caption(split, m.get("correction")) for split, m in metrics.items() if isinstance(m, dict)),
+             *(correction_caption(split, c) for split, c in (metrics.get("correction") or {}).items())]  # the suite
+    lines = [line for line in (table.caption, *extra) if line]
+    table.caption = "\n".join(lines) if lines else None
     return table
 
 
@@ -67,3 +69,18 @@ def monitor_caption(monitor: Any) -> str | None:
         return None
     return (f"perplexity on held-out {monitor['split']} reference solutions: "
             f"{monitor['mean']:.3g} ± {monitor['std']:.3g} over {monitor['n']} texts")
+
+
+def correction_caption(split: str, corr: Any) -> str | None:
+    """Self-correction of a split's greedy episodes (Kumar et al. 2024): Acc@t1, Acc@t2, Δ, Δi→c, Δc→i in
+    points with their paired intervals; None for single-attempt evaluations."""
+    if not isinstance(corr, dict) or corr.get("acc_t1") is None:
+        return None
+    from selfimprove.metrics.correction import KEYS, LABELS
+
+    def estimate(key: str) -> str:
+        low, high = corr.get("intervals", {}).get(key) or (None, None)
+        return _estimate({"value": corr[key], "low": low, "high": high})
+
+    return f"self-correction {split}, {corr['n']} problems: " + ", ".join(
+        f"{LABELS[k]} {estimate(k)}" for k in KEYS)

@@ -57,6 +57,8 @@ SUITES: tuple[Suite, ...] = (
           "selfimprove.suites.perplexity:monitor_splits"),
     Suite("compositional", "reasoning gap on Compositional GSM pairs (Hosseini et al. 2024)",
           "selfimprove.suites.compositional:suite_metrics", "selfimprove.suites.compositional:suite_splits"),
+    Suite("correction", "two-attempt self-correction: Acc@t1, Acc@t2, Δ, Δi→c, Δc→i (Kumar et al. 2024)",
+          "selfimprove.suites.correction:correction_metrics_suite", "selfimprove.suites.correction:correction_splits"),
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from selfimprove.suites.compositional import CompositionalSuite
+from selfimprove.suites.correction import CorrectionSuite
 from selfimprove.evaluate import EvalSection
 from selfimprove.suites.perplexity import PerplexityMonitorSection
 
@@ -23,4 +24,9 @@ class EvalSuitesSection(EvalSection):
         description="Compositional GSM suite (Hosseini et al. 2024), off unless enabled: S1, S2, S_comp and the "
                     "reasoning gap of each evaluated model on arith's compositional split or, for gsm8k, pairs "
                     "built from GSM8K test (selfimprove.suites.compositional).",
+    )
+    correction: CorrectionSuite = Field(
+        default_factory=CorrectionSuite,
+        description="Self-correction suite (Kumar et al. 2024), off unless enabled: every greedy answer corrected "
+                    "once; Acc@t1, Acc@t2, Δ, Δi→c, Δc→i per split (selfimprove.suites.correction).",
     )

@@ -35,10 +35,13 @@ class TimeLimit(TrainerCallback):
 def as_conversations(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[dict[str, Any]]:
     """Rows in TRL's conversational format: the prompt becomes one user message and each completion column
     (completion, chosen, rejected) one assistant message, so the trainer renders them through the tokenizer's
-    chat template exactly as the chat sampler renders prompts (model.chat). Other keys are dropped."""
+    chat template exactly as the chat sampler renders prompts (model.chat). Columns that are not text to render
+    (an RL row's gold and task) pass unchanged; other keys are dropped."""
     def turn(column: str, text: Any) -> Any:
         if column == "prompt":
             return as_chat(text)  # the very conversion the chat sampler applies
+        if column not in ("completion", "chosen", "rejected"):
+            return text
         return [{"role": "assistant", "content": text}] if isinstance(text, str) else text
 
     return [{c: turn(c, row[c]) for c in columns} for row in rows]

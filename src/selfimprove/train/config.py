@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from selfimprove.config import Section
 from selfimprove.train.dpo_config import DPOSection
+from selfimprove.train.grpo_config import GRPOSection
 
 # Keys of older configs that moved into `train.dpo` (still accepted, read as the new ones).
 MOVED = {"dpo_beta": "beta", "dpo_learning_rate": "learning_rate"}
@@ -57,6 +58,7 @@ class TrainSection(Section):
         "precision; see `accelerate config`); unset = accelerate's default config.",
     )
     dpo: DPOSection = Field(default_factory=DPOSection, description="DPO only: beta and its own learning rate.")
+    grpo: GRPOSection = Field(default_factory=GRPOSection, description="GRPO (online RL on the task's verifier).")
 
     @model_validator(mode="before")
     @classmethod

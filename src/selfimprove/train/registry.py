@@ -36,6 +36,8 @@ TRAINERS: dict[str, Trainer] = {
                    "supervised fine-tuning on (prompt, completion), loss on completion tokens (TRL SFTTrainer)"),
     "dpo": Trainer("dpo", DPO_COLUMNS, "selfimprove.train.dpo:train_dpo",
                    "DPO on (prompt, chosen, rejected), reference = the starting weights (TRL DPOTrainer); train.dpo"),
+    "grpo": Trainer("grpo", ("prompt", "gold", "task"), "selfimprove.train.grpo:train_grpo",
+                    "online RL with the task's verifier as the reward (TRL GRPOTrainer, DeepSeekMath); train.grpo"),
     "causal-lm": Trainer("causal-lm", ("input_ids",), "selfimprove.train.causal_lm:train_causal_lm",
                          "next-token loss on every token of pre-tokenized blocks (TRL SFTTrainer; model collapse)"),
 }
