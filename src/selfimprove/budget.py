@@ -37,7 +37,7 @@ def budget_curves(sampler: Sampler, task: Task, problems: list[Problem], prompts
     """Accuracy of both arms at B = 2, 4, ..., budget: {"budget": [B...], "parallel": [...], "sequential":
     [...], "single": accuracy of one sample, "n_problems"}."""
     check_budget(budget)
-    stop = task_stop(task)
+    stop = task_stop(task, sampler)
     params = with_stop(sampling.model_copy(update={"n": budget}).params(), stop)
     parallel = sampler.sample(prompts, params)
     grade_all(task, problems, parallel, f"{label} budget parallel")

@@ -51,7 +51,7 @@ def evaluate_split(
     check_attempts(task, ev.attempts)
     problems = task.load(split, ev.limit)
     prompts = [task.format_prompt(p, shots) for p in problems]
-    stop = task_stop(task)
+    stop = task_stop(task, sampler)
     greedy = sampler.sample(prompts, with_stop(sampling.params(greedy=True), stop))
     samples = (sampler.sample(prompts, with_stop(sampling.model_copy(update={"n": ev.k}).params(), stop)) if ev.k
                else [[] for _ in problems])

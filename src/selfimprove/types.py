@@ -158,8 +158,13 @@ class Task(Protocol):
     # `task_stop`).
 
 
-def task_stop(task: Task) -> tuple[str, ...]:
-    """The strings that end a completion of `task` (few-shot GSM8K: the next `Question:`), or none."""
+def task_stop(task: Task, sampler: object = None, *, chat: bool | None = None) -> tuple[str, ...]:
+    """The strings that end a completion of `task` (few-shot GSM8K: the next `Question:`), or none. A task's
+    `stop` is written for its plain-text prompt format; a chat model (a sampler with `chat = True`, or
+    `chat=True` given) answers in an assistant turn instead, so it stops at the task's `chat_stop` when the
+    task declares one (HumanEval: none, since a chat model's whole program would be cut at its first `def`)."""
+    if chat if chat is not None else getattr(sampler, "chat", False):
+        return tuple(getattr(task, "chat_stop", getattr(task, "stop", ())) or ())
     return tuple(getattr(task, "stop", ()) or ())
 
 

@@ -132,7 +132,7 @@ def sample_iteration(cfg: BoundarySection, run: Any, task: Any, split: str, t: i
     problems = task.load(split, cfg.limit)
     params = SamplingParams(cfg.k, cfg.temperature or run.sampling.temperature, cfg.top_p or run.sampling.top_p,
                             run.sampling.max_new_tokens, tuple(run.sampling.stop))
-    params = with_stop(params, task_stop(task))
+    params = with_stop(params, task_stop(task, chat=run.model.chat))
     path = model_path(run, RunDir(Path(cfg.run_dir)), t)
     check_model(folder, t, path)
     sampler = None

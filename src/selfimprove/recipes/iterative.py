@@ -90,7 +90,7 @@ def sample_stage(cfg: IterativeConfig, task: Task, models: Models, run: RunDir, 
     problems = task.load(split, cfg.loop.improve_limit)
     prompts = [task.format_prompt(p, cfg.task.shots) for p in problems]
     sampler = models.sampler(model_path(cfg, run, t - 1))
-    params = with_stop(replace(cfg.sampling.params(), seed=stage_seed(cfg, t, "sample")), task_stop(task))
+    params = with_stop(replace(cfg.sampling.params(), seed=stage_seed(cfg, t, "sample")), task_stop(task, sampler))
     completions = sampler.sample(prompts, params)
     grade_all(task, problems, completions, f"{split} samples")
     records = [Record(p.id, t, split, prompt, p.gold, p.metadata, None, c)
@@ -110,7 +110,7 @@ def rationalize_stage(
     if not hinted:
         return []
     params = replace(cfg.sampling.params(), n=cfg.loop.rationalize_samples, seed=stage_seed(cfg, t, "rationalize"))
-    params = with_stop(params, task_stop(task))
+    params = with_stop(params, task_stop(task, sampler))
     completions = sampler.sample([r.prompt for r in hinted], params)
     grade_all(task, [Problem(r.problem_id, r.prompt, r.gold) for r in hinted], completions, "rationales")
     for record, samples in zip(hinted, completions):

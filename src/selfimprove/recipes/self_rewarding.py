@@ -170,7 +170,7 @@ def sample_stage(cfg: SelfRewardingConfig, task: Task, models: Models, run: RunD
     problems = [Problem(**row) for row in read_jsonl(run.iter_dir(t) / "prompts.jsonl")]
     prompts = [task.format_prompt(p, cfg.task.shots) for p in problems]
     sampler = models.sampler(model_path(cfg, run, t - 1))
-    params = with_stop(replace(cfg.sampling.params(), seed=stage_seed(cfg, t, "sample")), task_stop(task))
+    params = with_stop(replace(cfg.sampling.params(), seed=stage_seed(cfg, t, "sample")), task_stop(task, sampler))
     completions = sampler.sample(prompts, params)
     if cfg.self_rewarding.truth:
         grade_all(task, problems, completions, "candidates")

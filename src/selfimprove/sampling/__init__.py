@@ -23,6 +23,8 @@ class ChatPrompts:
     """Wraps a sampler so that text prompts are sent as one user message, i.e. through the model's chat
     template (what instruct models were trained on). Records keep the task's prompt as written."""
 
+    chat = True  # prompts are answered in an assistant turn (types.task_stop)
+
     def __init__(self, inner: Sampler) -> None:
         self.inner = inner
 

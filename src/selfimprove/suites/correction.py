@@ -37,7 +37,7 @@ def correction_metrics_suite(section: CorrectionSuite, inp: Any) -> dict[str, An
     graded = [r for r in inp.records if r.greedy is not None]
     if not section.enabled or not graded:
         return {}
-    params = with_stop(inp.sampling.params(greedy=True), task_stop(inp.task))
+    params = with_stop(inp.sampling.params(greedy=True), task_stop(inp.task, inp.sampler))
     episodes = correct_attempts(inp.sampler, inp.task, [Problem(r.problem_id, r.prompt, r.gold) for r in graded],
                                 [r.prompt for r in graded], [r.greedy for r in graded], params, 2)
     records = [Record(r.problem_id, r.iteration, r.split, r.prompt, r.gold, r.metadata, e)

@@ -63,6 +63,9 @@ class HumanEvalTask:
     answer_prefix = ""  # what opens an answer in a plain-text prompt (selfimprove.correction)
     splits = ("test",)
     stop = CODEX_STOPS
+    # A chat model answers with a whole program (```python\ndef ...```), which the Codex stops would cut at its
+    # first `def`; its answer ends with the turn, and extraction cuts a bare body at the stops instead.
+    chat_stop: tuple[str, ...] = ()
 
     def __init__(self, data_dir: str | None = None, timeout: float | None = None, hub: bool = True) -> None:
         self.data_dir, self.timeout, self.hub = data_dir, timeout, hub

@@ -123,7 +123,7 @@ def score_step(model: PreTrainedModel, ref: PreTrainedModel, sampler: Sampler, l
     """Roll out, verify and return the stage's loss with the step's record: reward of each attempt, Δ on the
     batch, KL of each attempt to the reference, token entropy. `local` is the HF sampler inside `sampler`
     (whose tokenization the log-probs reuse)."""
-    params = SamplingParams(1, cfg.temperature, 1.0, cfg.max_new_tokens, task_stop(task), seed)
+    params = SamplingParams(1, cfg.temperature, 1.0, cfg.max_new_tokens, task_stop(task, sampler), seed)
     model.eval()
     with torch.no_grad():
         episodes = rollout(sampler, task, problems, params, two=stage != "single")
