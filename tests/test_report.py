@@ -314,3 +314,14 @@ def test_report_of_selfimprove_run(micro_model: Path, tmp_path: Path) -> None:
     assert len(page.images) == 5
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert decide(history, VerdictConfig(min_pass1_gain=0.03)).summary in page.plain
+
+
+def test_browser_shows_every_attempt_of_a_self_correction_episode() -> None:
+    from selfimprove.report.samples import _cell
+    from selfimprove.types import Completion, Record
+
+    first, second = Completion("2+2=5. The answer is 5.", correct=False), Completion("2+2=4. The answer is 4.", correct=True)
+    episode = Completion(second.text, answer="4", correct=True, attempts=[first, second])
+    cell = _cell(1, Record("p", 1, "test", "Q", "4", greedy=episode), 500)
+    assert cell is not None and cell.correct is True
+    assert cell.text == "[attempt 1: wrong] 2+2=5. The answer is 5.\n\n[attempt 2: right] 2+2=4. The answer is 4."

@@ -17,7 +17,7 @@ from pydantic import Field
 from selfimprove.config import Section
 from selfimprove.metrics.records import greedy_grade
 from selfimprove.report.load import Run, pick
-from selfimprove.types import Prompt, Record
+from selfimprove.types import Completion, Prompt, Record
 
 Key = tuple[str, str]
 
@@ -78,11 +78,21 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f" … [{len(text) - limit} more characters]"
 
 
+def _attempts_text(completion: Completion, max_chars: int) -> str:
+    """A completion's text; a multi-attempt episode (self-correction) shows every attempt with its grade, so
+    the browser shows how a second attempt fixed or broke the first."""
+    if not completion.attempts:
+        return _cut(completion.text, max_chars)
+    grade = {True: "right", False: "wrong", None: "not graded"}
+    return "\n\n".join(f"[attempt {i}: {grade[a.correct]}] {_cut(a.text, max_chars)}"
+                        for i, a in enumerate(completion.attempts, 1))
+
+
 def _cell(iteration: int, record: Record | None, max_chars: int) -> Cell | None:
     if record is None:
         return None
     greedy = record.greedy
-    text = "(no greedy completion)" if greedy is None else _cut(greedy.text, max_chars)
+    text = "(no greedy completion)" if greedy is None else _attempts_text(greedy, max_chars)
     right = sum(bool(c.correct) for c in record.samples)
     wrong = list(greedy.steps_wrong) if greedy is not None and greedy.steps_ok is False else []
     return Cell(iteration, text, greedy.answer if greedy else None, greedy_grade(record), right, len(record.samples),
