@@ -325,3 +325,14 @@ def test_browser_shows_every_attempt_of_a_self_correction_episode() -> None:
     cell = _cell(1, Record("p", 1, "test", "Q", "4", greedy=episode), 500)
     assert cell is not None and cell.correct is True
     assert cell.text == "[attempt 1: wrong] 2+2=5. The answer is 5.\n\n[attempt 2: right] 2+2=4. The answer is 4."
+
+
+def test_correction_rows_read_both_layouts_with_intervals() -> None:
+    from selfimprove.report.correction import correction_rows
+
+    corr = {"n": 4, "acc_t1": 0.5, "acc_t2": 0.25, "delta": -0.25, "delta_i2c": 0.0, "delta_c2i": 0.25,
+            "intervals": {"delta": [-0.75, 0.0]}}
+    history = [{"iteration": 0, "test": {"correction": corr}}, {"iteration": 1, "correction": {"ood": corr}}]
+    rows = correction_rows(history)
+    assert [r[:3] for r in rows] == [["0", "test", "4"], ["1", "ood", "4"]]
+    assert rows[0][3:] == ["50.0%", "25.0%", "-25.0% [-75.0%, 0.0%]", "0.0%", "25.0%"]

@@ -20,10 +20,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from selfimprove.metrics.intervals import bootstrap, mcnemar_exact
+from selfimprove.metrics.table import METRICS
 from selfimprove.types import Completion, Record
 
 KEYS = ("acc_t1", "acc_t2", "delta", "delta_i2c", "delta_c2i")
-LABELS = {"acc_t1": "Acc@t1", "acc_t2": "Acc@t2", "delta": "Δ(t1,t2)", "delta_i2c": "Δi→c", "delta_c2i": "Δc→i"}
+LABELS = {key: METRICS[key].label for key in KEYS}  # labels and directions live in metrics/table.py
 
 
 def correction_metrics(first: list[bool], second: list[bool]) -> dict[str, float | int]:

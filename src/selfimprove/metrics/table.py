@@ -74,6 +74,13 @@ METRICS: dict[str, Metric] = _metrics(
     Metric("disparity", "easy-hard disparity", False, "num"),
     # every diversity measure (diversity.py: distinct-n, semantic, logical) is higher when more diverse
     Metric("diversity", "diversity", True, "num"),
+    # two-attempt self-correction of the greedy answers (Kumar et al. 2024), a split's "correction" dict
+    # (metrics/correction.py); Δ(t1,t2) = Acc@t2 - Acc@t1, Δi→c / Δc→i: shares of problems fixed / broken
+    Metric("acc_t1", "Acc@t1", True, "pct", ("correction", "acc_t1")),
+    Metric("acc_t2", "Acc@t2", True, "pct", ("correction", "acc_t2")),
+    Metric("delta", "Δ(t1,t2)", True, "pct", ("correction", "delta")),
+    Metric("delta_i2c", "Δi→c", True, "pct", ("correction", "delta_i2c")),
+    Metric("delta_c2i", "Δc→i", False, "pct", ("correction", "delta_c2i")),
 )
 
 # The columns of the per-iteration terminal table, in order.

@@ -17,6 +17,7 @@ from selfimprove.report.boundary import boundary_section
 from selfimprove.report.collapse import monitor_section
 from selfimprove.report.compositional import compositional_section
 from selfimprove.report.context import ReportContext
+from selfimprove.report.correction import correction_section
 from selfimprove.report.load import pick
 from selfimprove.report.plots import Panel, data_uri
 from selfimprove.report.render import Section, fragment, num, pct
@@ -177,6 +178,6 @@ def run_section(ctx: ReportContext) -> Section:
 
 SECTIONS: list[Callable[[ReportContext], Section | None]] = [
     verdict_section, self_rewarding_section, numbers_section, accuracy_section, diversity_section,
-    generalization_section, improvement_section, data_section, steps_section, monitor_section, compositional_section, boundary_section,
-    samples_section, run_section,
+    generalization_section, improvement_section, data_section, steps_section, correction_section, monitor_section,
+    compositional_section, boundary_section, samples_section, run_section,
 ]
