@@ -28,7 +28,7 @@ def test_the_recipe_key_picks_the_config_class(tmp_path: Path) -> None:
     base = {"model": {"path": "m"}}
     assert type(load_run_config(write(tmp_path, base))) is IterativeConfig  # no recipe key: iterative
     assert type(load_run_config(write(tmp_path, {**base, "recipe": "collapse"}))) is CollapseConfig
-    with pytest.raises(UserError, match="unknown recipe 'ppo'; known: iterative, collapse, score"):
+    with pytest.raises(UserError, match="unknown recipe 'ppo'; known: iterative, collapse, stop, self-rewarding, score"):
         load_run_config(write(tmp_path, {**base, "recipe": "ppo"}))
     with pytest.raises(UserError, match="the loop section belongs to recipe iterative"):
         load_run_config(write(tmp_path, {**base, "recipe": "collapse", "loop": {"strategy": "sft"}}))
