@@ -29,10 +29,15 @@ DEMO: dict[str, Any] = {
     "sampling": {"n": 4, "temperature": 0.75, "top_p": 0.95, "max_new_tokens": 96, "batch_size": 128},
     "eval": {"splits": ["test", "ood"], "limit": 200, "k": 16, "semantic": True},
     # A constant learning rate after a short warm-up, not a decay to zero over a few dozen steps. Measured
-    # on the gold control: 1e-3 knocks the seed model down (test pass@1 40.0 -> 28.0 after one iteration).
-    "train": {"learning_rate": 2e-4, "epochs": 2.0, "batch_size": 32, "warmup_ratio": 0.1,
+    # on the gold control (test pass@1 after 3 iterations): 2e-4 x 2 epochs 47.5, 3e-4 x 3 epochs 53.5 (from
+    # 40.0; 1,000 problems, no replay); 1e-3 knocks the seed model down (40.0 -> 28.0 after one iteration).
+    "train": {"learning_rate": 3e-4, "epochs": 3.0, "batch_size": 32, "warmup_ratio": 0.1,
               "lr_scheduler": "constant_with_warmup", "logging_steps": 10},
-    "loop": {"strategy": "sft", "iterations": 3, "improve_limit": 1000, "max_per_problem": 4, "dedupe": True},
+    # All 2,000 improve problems and a 2.5% replay of the labeled seed split: on a few hundred of its own
+    # correct samples alone the tiny model forgets arithmetic facts they do not cover (test pass@1 40.0 ->
+    # 30.5 in 3 iterations at these training settings); with both it rises to 50.0.
+    "loop": {"strategy": "sft", "iterations": 3, "improve_limit": 2000, "max_per_problem": 4, "dedupe": True,
+             "keep_original": 0.025},
 }
 
 
