@@ -2,7 +2,8 @@
 an improver program that calls it improves itself under a meta-utility for `stop.rounds` rounds, every
 program running in the code sandbox (selfimprove.stop: tasks, channel, meta-utility, tamper detection).
 Its model is any sampler (model.backend hf or openai); sampling.max_new_tokens and top_p shape the
-model's answers, and the improver sets its own temperature (the paper's 0.7)."""
+model's answers, and the improver sets its own temperature (the paper's 0.7). With stop.language scaffold
+the model is the tiny proposer at model.path, trained there first when missing (selfimprove.stop.proposer)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,14 @@ def run(cfg: StopConfig, run_dir: RunDir) -> list[dict[str, Any]]:
         sampler = Models(cfg.model, cfg.sampling.batch_size).sampler(cfg.model.path)
         return sampler_model(sampler, cfg.sampling.max_new_tokens, cfg.sampling.top_p, cfg.seed)
 
-    history = run_stop(cfg.stop, make_model, SandboxConfig(timeout=cfg.stop.timeout), cfg.seed, run_dir)
-    text = stop_markdown(history)
+    sandbox = SandboxConfig(timeout=cfg.stop.timeout)
+    proposer = None
+    if cfg.stop.language == "scaffold" and cfg.model.backend == "hf":
+        from selfimprove.stop.proposer import ensure_proposer
+
+        proposer = ensure_proposer(cfg.model.path, cfg.stop.proposer, sandbox, cfg.seed)
+    history = run_stop(cfg.stop, make_model, sandbox, cfg.seed, run_dir)
+    text = stop_markdown(history, proposer)
     write_atomic(run_dir.root / "report.md", text)
     print(text)
     return history
