@@ -1,7 +1,7 @@
 import ast
 import re
 
-SETTINGS = dict(calls=1, responses=2, temperature=13, keep=0, chain=0)
+SETTINGS = dict(calls=1, responses=2, temperature=13, keep=1, chain=0)
 DOMAIN = dict(calls=(1, 2, 3, 4), responses=(1, 2, 3, 4, 5, 6), temperature=(3, 7, 10, 13), keep=(0, 1), chain=(0, 1))
 
 LINE = re.compile(r"^SETTINGS = dict\((.*)\)$", re.MULTILINE)
