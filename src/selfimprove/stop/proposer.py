@@ -97,8 +97,13 @@ def train_proposer(out: Path, cfg: ProposerSection, sandbox: SandboxConfig, seed
 
 
 def ensure_proposer(path: str, cfg: ProposerSection, sandbox: SandboxConfig, seed: int) -> dict[str, Any] | None:
-    """Train the proposer at `path` unless a checkpoint is there; its proposer.json record, if any."""
+    """Train the proposer at `path` unless a checkpoint (or a model preset name) is there; its proposer.json
+    record, if any. (The run's config check has already refused a model.path folder that is not a checkpoint.)"""
+    from selfimprove.models import is_preset
+
     out = Path(path)
+    if is_preset(path):
+        return None
     if not (out / "config.json").is_file():
         from selfimprove.progress import stderr
 

@@ -65,6 +65,8 @@ def stop_tables(history: list[dict[str, Any]]) -> list[Table]:
             "parse", "Model responses that are valid settings lines", ["round", "self-improvement", "evaluation"],
             [[str(m["iteration"]), _valid(m["parse"].get("improve", {})), _valid(m["parse"].get("evaluate", {}))]
              for m in history if "parse" in m],
+            "Self-improvement: every response of the round's improve stage (the improver's own settings and, "
+            "inside its meta-utility, the tasks'); evaluation: the version's runs on its tasks and transfer tasks.",
         ))
     baseline = history[0].get("baseline", {})
     if baseline:
