@@ -78,3 +78,5 @@ def test_scaffold_default_trains_its_proposer_and_reports_the_control(tmp_path: 
     assert metrics["parse"]["evaluate"]["responses"] >= 1 and 0.0 <= metrics["control"]["meta_val"] <= 1.0
     report = (run / "report.md").read_text()
     assert "Control: the random-line proposer" in report and "valid settings lines" in report
+    again = selfimprove("run", str(write_config(tmp_path, cfg)), cwd=tmp_path)  # the trained proposer is the start
+    assert again.returncode == 0 and re.search(r"resuming\s+after\s+iteration\s+1", again.stdout), again.stderr[-2000:]

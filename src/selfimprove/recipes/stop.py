@@ -3,7 +3,8 @@ an improver program that calls it improves itself under a meta-utility for `stop
 program running in the code sandbox (selfimprove.stop: tasks, channel, meta-utility, tamper detection).
 Its model is any sampler (model.backend hf or openai); sampling.max_new_tokens and top_p shape the
 model's answers, and the improver sets its own temperature (the paper's 0.7). With stop.language scaffold
-the model is the tiny proposer at model.path, trained there first when missing (selfimprove.stop.proposer)."""
+the model is the tiny proposer at model.path, trained there before the run starts when missing
+(`check_run`; selfimprove.stop.proposer)."""
 
 from __future__ import annotations
 
@@ -29,13 +30,24 @@ def run(cfg: StopConfig, run_dir: RunDir) -> list[dict[str, Any]]:
         return sampler_model(sampler, cfg.sampling.max_new_tokens, cfg.sampling.top_p, cfg.seed)
 
     sandbox = SandboxConfig(timeout=cfg.stop.timeout)
-    proposer = None
-    if cfg.stop.language == "scaffold" and cfg.model.backend == "hf":
-        from selfimprove.stop.proposer import ensure_proposer
-
-        proposer = ensure_proposer(cfg.model.path, cfg.stop.proposer, sandbox, cfg.seed)
     history = run_stop(cfg.stop, make_model, sandbox, cfg.seed, run_dir)
-    text = stop_markdown(history, proposer)
+    text = stop_markdown(history, proposer(cfg))
     write_atomic(run_dir.root / "report.md", text)
     print(text)
     return history
+
+
+def proposer(cfg: StopConfig) -> dict[str, Any] | None:
+    """With stop.language scaffold and a local model: the tiny proposer at model.path, trained there first
+    when missing; its training record (proposer.json), if any."""
+    if cfg.stop.language != "scaffold" or cfg.model.backend != "hf":
+        return None
+    from selfimprove.stop.proposer import ensure_proposer
+
+    return ensure_proposer(cfg.model.path, cfg.stop.proposer, SandboxConfig(timeout=cfg.stop.timeout), cfg.seed)
+
+
+def check_run(cfg: StopConfig) -> None:
+    """Before the run directory exists: train the scaffold proposer when it is missing, so the run records
+    (and on resuming, compares) the trained proposer as its starting model."""
+    proposer(cfg)
