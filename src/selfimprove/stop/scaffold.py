@@ -10,6 +10,13 @@ tiny model to learn from a corpus the world generates with ground truth (selfimp
 the recursion stays real: the improver is itself a scaffold program, so running it on its own source under
 the meta-utility edits its own settings (calls, responses per call, temperature, keep, chain).
 
+The utilities move with the knobs (each task's grid measured once on 8 train-stream instances; the proposer's
+ground truth is this same measurement): lpn 0.51 at weight 0, 0.60 at 1, 0.71-0.75 at 2, 0.85-0.89 at 3,
+0.82 (10 samples) to 0.96 (100 samples) at 5-6, where weight 6 with 100 samples takes about 42 ms of LPN's
+100 ms per instance on an idle core; three_sat 0 without flips, 0.38 with 1000 greedy flips (noise 0), 1.0
+with 1000 flips at noise >= 2; max_cut 0.42 (one random split) to 1.0 (8 restarts, 2 sweeps); grid_dist
+0.52 (one random string) to 1.0 (4 or more improving steps).
+
 The templates are files in selfimprove/stop/programs (scaffold_<kind>.py), their knobs and domains in the
 files themselves; the improver in the sandbox parses with its own copy of `parse` (it may import nothing
 from this package), and tests/test_stop_scaffold.py checks that both read every line alike.
