@@ -64,7 +64,8 @@ def test_anything_else_is_unparseable(text: str) -> None:
 
 
 @pytest.mark.parametrize(("name", "strong"), [
-    ("lpn", {"weight": 5, "samples": 40}),  # about 16 ms an instance idle: far from LPN's 100 ms limit ("three_sat", {"flips": 1000, "noise": 4}),
+    ("lpn", {"weight": 5, "samples": 40}),  # about 16 ms an instance idle: far from LPN's 100 ms limit
+    ("three_sat", {"flips": 1000, "noise": 4}),
     ("max_cut", {"restarts": 8, "sweeps": 2}), ("grid_dist", {"tries": 4, "steps": 8}),
 ])
 def test_template_utilities_move_with_their_knobs(name: str, strong: dict) -> None:
