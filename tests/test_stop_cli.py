@@ -2,7 +2,7 @@
 session fixture) drives the seed improver for one round of self-improvement; every improver version is
 saved and scored on both halves, the report is written, a second start resumes without redoing a stage,
 and bad STOP input is one line with exit code 2. The embedded default (stop.language scaffold) trains its
-tiny proposer inside the run when model.path holds none, and reports the random-line control."""
+tiny proposer before the run starts when model.path holds none, reports the random-line control, and resumes."""
 
 from __future__ import annotations
 
