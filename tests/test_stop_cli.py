@@ -1,7 +1,8 @@
 """The `stop` recipe end to end through the real CLI: a micro model (trained for a few steps in the
 session fixture) drives the seed improver for one round of self-improvement; every improver version is
 saved and scored on both halves, the report is written, a second start resumes without redoing a stage,
-and bad STOP input is one line with exit code 2."""
+and bad STOP input is one line with exit code 2. The embedded default (stop.language scaffold) trains its
+tiny proposer before the run starts when model.path holds none, reports the random-line control, and resumes."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def test_stop_run_saves_versions_reports_and_resumes(micro_model: Path, tmp_path
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("stop", "words"),
-    [({"tasks": ["nope"]}, "unknown STOP task"), ({"improver": "IMPROVER"}, "defines no improve_algorithm")],
+    [({"tasks": ["nope"]}, "unknown STOP task"), ({"improver": "IMPROVER"}, "defines no improve_algorithm"),
+     ({"language": "cobol"}, "stop.language"), ({"proposer": {"steps": 0}}, "stop.proposer.steps")],
 )
 def test_bad_stop_input_is_one_line(micro_model: Path, tmp_path: Path, stop: dict, words: str) -> None:
     bad = tmp_path / "improver.py"
@@ -56,3 +58,25 @@ def test_bad_stop_input_is_one_line(micro_model: Path, tmp_path: Path, stop: dic
     result = selfimprove("run", str(write_config(tmp_path, stop_config(tmp_path, micro_model, **stop))), cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr and words in result.stderr, result.stderr
     assert not (tmp_path / "runs" / "stop-micro").exists()
+
+
+@pytest.mark.slow
+def test_scaffold_default_trains_its_proposer_and_reports_the_control(tmp_path: Path) -> None:
+    cfg = stop_config(tmp_path, tmp_path / "proposer", language="scaffold",
+                      proposer={"steps": 15, "ground_truth_instances": 1, "rows_per_point": 1}, transfer_tasks=["max_cut"])
+    cfg["sampling"]["max_new_tokens"] = 24
+    result = selfimprove("run", str(write_config(tmp_path, cfg)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "proposer" / "config.json").is_file()
+    record = json.loads((tmp_path / "proposer" / "proposer.json").read_text())
+    assert record["steps"] == 15 and set(record["ground_truth"]) == {"lpn", "three_sat", "max_cut", "grid_dist"}
+    run = tmp_path / "runs" / "stop-micro"
+    seed, new = ((run / f"iter_{t:03d}" / "improver.py").read_text() for t in (0, 1))
+    assert seed.startswith("import ast") and "SETTINGS = dict(calls=" in new
+    assert [a for a, b in zip(seed.splitlines(), new.splitlines(), strict=True) if a != b] in ([], [seed.splitlines()[3]])
+    metrics = json.loads((run / "iter_001" / "metrics.json").read_text())
+    assert metrics["parse"]["evaluate"]["responses"] >= 1 and 0.0 <= metrics["control"]["meta_val"] <= 1.0
+    report = (run / "report.md").read_text()
+    assert "Control: the random-line proposer" in report and "valid settings lines" in report
+    again = selfimprove("run", str(write_config(tmp_path, cfg)), cwd=tmp_path)  # the trained proposer is the start
+    assert again.returncode == 0 and re.search(r"resuming\s+after\s+iteration\s+1", again.stdout), again.stderr[-2000:]

@@ -53,6 +53,7 @@ RECIPES: dict[str, Recipe] = {
         "stop", "STOP (Zelikman et al. 2024): an improver program that calls the model improves itself under a "
                 "meta-utility for T rounds, all code in the sandbox, tamper attempts recorded (section stop)",
         "selfimprove.recipes.stop_config:StopConfig", "selfimprove.recipes.stop:run", verdict=False,
+        check="selfimprove.recipes.stop:check_run",
     ),
     "self-rewarding": Recipe(
         "self-rewarding", "self-rewarding language models (Yuan et al. 2024): self-instruct, self-judge, DPO on "

@@ -2,7 +2,9 @@
 an improver program that calls it improves itself under a meta-utility for `stop.rounds` rounds, every
 program running in the code sandbox (selfimprove.stop: tasks, channel, meta-utility, tamper detection).
 Its model is any sampler (model.backend hf or openai); sampling.max_new_tokens and top_p shape the
-model's answers, and the improver sets its own temperature (the paper's 0.7)."""
+model's answers, and the improver sets its own temperature (the paper's 0.7). With stop.language scaffold
+the model is the tiny proposer at model.path, trained there before the run starts when missing
+(`check_run`; selfimprove.stop.proposer)."""
 
 from __future__ import annotations
 
@@ -27,8 +29,25 @@ def run(cfg: StopConfig, run_dir: RunDir) -> list[dict[str, Any]]:
         sampler = Models(cfg.model, cfg.sampling.batch_size).sampler(cfg.model.path)
         return sampler_model(sampler, cfg.sampling.max_new_tokens, cfg.sampling.top_p, cfg.seed)
 
-    history = run_stop(cfg.stop, make_model, SandboxConfig(timeout=cfg.stop.timeout), cfg.seed, run_dir)
-    text = stop_markdown(history)
+    sandbox = SandboxConfig(timeout=cfg.stop.timeout)
+    history = run_stop(cfg.stop, make_model, sandbox, cfg.seed, run_dir)
+    text = stop_markdown(history, proposer(cfg))
     write_atomic(run_dir.root / "report.md", text)
     print(text)
     return history
+
+
+def proposer(cfg: StopConfig) -> dict[str, Any] | None:
+    """With stop.language scaffold and a local model: the tiny proposer at model.path, trained there first
+    when missing; its training record (proposer.json), if any."""
+    if cfg.stop.language != "scaffold" or cfg.model.backend != "hf":
+        return None
+    from selfimprove.stop.proposer import ensure_proposer
+
+    return ensure_proposer(cfg.model.path, cfg.stop.proposer, SandboxConfig(timeout=cfg.stop.timeout), cfg.seed)
+
+
+def check_run(cfg: StopConfig) -> None:
+    """Before the run directory exists: train the scaffold proposer when it is missing, so the run records
+    (and on resuming, compares) the trained proposer as its starting model."""
+    proposer(cfg)

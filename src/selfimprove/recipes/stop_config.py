@@ -25,5 +25,5 @@ class StopConfig(BaseRunConfig):
         return self
 
     def describe(self) -> str:
-        return (f"STOP, {self.stop.rounds} rounds, tasks {', '.join(self.stop.tasks)}, "
+        return (f"STOP ({self.stop.language}), {self.stop.rounds} rounds, tasks {', '.join(self.stop.tasks)}, "
                 f"transfer {', '.join(self.stop.transfer_tasks) or 'none'}")

@@ -10,5 +10,7 @@ trained. Every improver and every candidate solution runs in selfimprove.sandbox
     tamper.py     tamper kinds and the static scan of a program's source
     meta.py       utility, meta-utility, one round of self-improvement; one attempt record per run
     rounds.py     T rounds with resumable stages; report.py: the tables of the report
-    programs/     the seed improver (read as text, never imported)
+    programs/     the seed improver, and the scaffold templates (read as text, never imported)
+    scaffold.py   the scaffold language of the embedded default: one settings line per program
+    proposer_corpus.py, proposer.py   the tiny proposer: its ground-truth corpus, tokenizer and training
 """

@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
 from selfimprove.config import Section
 from selfimprove.errors import UserError
+from selfimprove.stop.proposer import ProposerSection
 
 
 class StopSection(Section):
+    language: Literal["python", "scaffold"] = Field(
+        "python", description="What the model writes. python = whole programs (the paper's setting; needs a "
+        "strong code model). scaffold = one settings line per program (selfimprove.stop.scaffold): seed "
+        "solutions and the seed improver are scaffold templates, model.path is the tiny proposer (trained "
+        "there when missing, see `proposer`), and each version is also evaluated with a random-line proposer "
+        "as the control.")
     improver: str | None = Field(
         None, description="Seed improver file (Python defining improve_algorithm(initial_solution, utility, "
-        "language_model)); unset = the built-in seed improver (selfimprove/stop/programs/seed_improver.py)."
+        "language_model)); unset = the built-in seed improver (selfimprove/stop/programs/seed_improver.py, or "
+        "scaffold_improver.py when language is scaffold)."
     )
+    proposer: ProposerSection = Field(default_factory=ProposerSection,
+                                      description="The tiny proposer's training (language: scaffold only).")
     tasks: list[str] = Field(["lpn"], min_length=1, description="Tasks the meta-utility averages over: the ones "
                              "the improver is improved on (the paper: LPN). Names: lpn, three_sat, max_cut, grid_dist.")
     transfer_tasks: list[str] = Field(
@@ -57,13 +68,13 @@ class StopSection(Section):
         return names
 
 
-def read_improver(path: str | None) -> str:
-    """The seed improver's source: the built-in one, or a file that must parse and define improve_algorithm
-    (a UserError saying what to fix otherwise)."""
+def read_improver(path: str | None, language: str = "python") -> str:
+    """The seed improver's source: the built-in one of the language, or a file that must parse and define
+    improve_algorithm (a UserError saying what to fix otherwise)."""
     from selfimprove.stop.programs import read_program
 
     if path is None:
-        return read_program("seed_improver.py")
+        return read_program("scaffold_improver.py" if language == "scaffold" else "seed_improver.py")
     file = Path(path)
     if not file.is_file():
         raise UserError(f"file not found: {path}")

@@ -56,6 +56,7 @@ class Harness:
     test_instances: int = 50
     seed: int = 0
     record: Callable[[dict[str, Any]], None] = lambda row: None
+    seeds: dict[str, str] = field(default_factory=dict)  # seed solutions by task name, instead of the task's own
     _halves: dict[tuple[str, str], list[Instance]] = field(default_factory=dict)
 
     def half(self, task: DownstreamTask, split: str) -> list[Instance]:
@@ -77,11 +78,14 @@ class Harness:
 
         return utility
 
+    def seed_solution(self, task: DownstreamTask) -> str:
+        return self.seeds.get(task.name, task.seed_solution)
+
     def improve_task(self, improver: str, task: DownstreamTask, run: int, **tags: Any) -> dict[str, Any]:
         """One attempt: the improver improves the task's seed solution; the returned program is scored on
         both halves by the harness. The record holds both utilities, the spend and the tamper events."""
         start = time.monotonic()
-        out = run_improver(improver, task.seed_solution, task.utility_str, self.model, self.task_scorer(task),
+        out = run_improver(improver, self.seed_solution(task), task.utility_str, self.model, self.task_scorer(task),
                            self.budget, self.sandbox, seed=self.seed * 1000 + run)
         val = self.score(task, out.solution, "val") if out.solution is not None else None
         test = self.score(task, out.solution, "test") if out.solution is not None else None
@@ -110,7 +114,7 @@ class Harness:
         out = {}
         for name in task_names:
             task = get_task(name)
-            out[name] = {split: self.score(task, task.seed_solution, split).score for split in ("val", "test")}
+            out[name] = {split: self.score(task, self.seed_solution(task), split).score for split in ("val", "test")}
         return out
 
     def improve_improver(self, improver: str, task_names: list[str], runs: int, **tags: Any) -> tuple[str, dict]:

@@ -28,6 +28,11 @@ def _pair(node: dict[str, Any]) -> str:
     return f"{_f(node.get('val'))} / {_f(node.get('test'))}"
 
 
+def _valid(counts: dict[str, int]) -> str:
+    n = counts.get("responses", 0)
+    return f"{counts.get('valid', 0)} / {n} ({100 * counts.get('valid', 0) / n:.0f}%)" if n else "-"
+
+
 def stop_tables(history: list[dict[str, Any]]) -> list[Table]:
     """The report's tables over the rounds in `history` (one metrics.json each, in round order)."""
     if not history:
@@ -44,6 +49,25 @@ def stop_tables(history: list[dict[str, Any]]) -> list[Table]:
     if transfer:
         out.append(Table("transfer", "Transfer (tasks never improved on), val / test", ["round", *transfer],
                          [[str(m["iteration"]), *(_pair(m["transfer"][t]) for t in transfer)] for m in history]))
+    if any("control" in m for m in history):
+        out.append(Table(
+            "proposer-control", "Control: the random-line proposer (same improver, same budget)",
+            ["round", "meta val / test, model", "meta val / test, random lines", *(f"{t}, random" for t in tasks)],
+            [[str(m["iteration"]), f"{_f(m['meta_val'])} / {_f(m['meta_test'])}",
+              _pair({"val": m["control"]["meta_val"], "test": m["control"]["meta_test"]}),
+              *(_pair(m["control"]["tasks"].get(t, {})) for t in tasks)] for m in history if "control" in m],
+            "Each version's meta-utility again, with every model call answered by a settings line drawn "
+            "uniformly from the valid lines of the program's kind: whether the learned proposer beats random "
+            "mutation.",
+        ))
+    if any("parse" in m for m in history):
+        out.append(Table(
+            "parse", "Model responses that are valid settings lines", ["round", "self-improvement", "evaluation"],
+            [[str(m["iteration"]), _valid(m["parse"].get("improve", {})), _valid(m["parse"].get("evaluate", {}))]
+             for m in history if "parse" in m],
+            "Self-improvement: every response of the round's improve stage (the improver's own settings and, "
+            "inside its meta-utility, the tasks'); evaluation: the version's runs on its tasks and transfer tasks.",
+        ))
     baseline = history[0].get("baseline", {})
     if baseline:
         out.append(Table("control", "Control: each task's seed solution, unimproved", ["task", "val / test"],
@@ -68,8 +92,12 @@ def stop_tables(history: list[dict[str, Any]]) -> list[Table]:
     return out
 
 
-def stop_markdown(history: list[dict[str, Any]]) -> str:
+def stop_markdown(history: list[dict[str, Any]], proposer: dict[str, Any] | None = None) -> str:
+    """report.md; `proposer`: the scaffold proposer's training record (selfimprove.stop.proposer)."""
     lines = ["# STOP: self-improving improver", ""]
+    if proposer:
+        lines += [f"Proposer: trained {proposer['steps']} steps on {proposer['rows']} ground-truth rows "
+                  f"(measuring {proposer['measure_seconds']} s, training {proposer['train_seconds']} s).", ""]
     for table in stop_tables(history):
         lines += [f"## {table.title}", "", "| " + " | ".join(table.head) + " |", "|" + "---|" * len(table.head)]
         lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |"

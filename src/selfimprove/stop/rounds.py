@@ -8,6 +8,11 @@ and of transfer tasks it never saw; every improver run is one attempt record wit
     iter_t/attempts.jsonl       version t's evaluation runs (tasks and transfer tasks)
     iter_t/metrics.json         meta-utility val/test, transfer, tamper counts and examples, wall times
 
+With `stop.language: scaffold` (selfimprove.stop.scaffold) the seed solutions and the seed improver are
+scaffold templates, every model response is checked for a valid settings line (`parse` in metrics), and
+each version's meta-utility is measured a second time with the random-line proposer in place of the model
+(`control`: the same improver and budget, no learning), so the learned proposer has its control.
+
 Stages (seed at round 0, improve after; then eval) resume like every run: a stage marked done is not run again.
 """
 
@@ -25,6 +30,7 @@ from selfimprove.sandbox import SandboxConfig
 from selfimprove.stop.channel import Budget, Model, digest
 from selfimprove.stop.config import StopSection, read_improver
 from selfimprove.stop.meta import Harness
+from selfimprove.stop.scaffold import ParseTally, random_model, seed_solutions
 from selfimprove.stop.tamper import EVIDENCE, KINDS, count_kinds
 
 
@@ -56,14 +62,17 @@ def _recorder(rows: list[dict[str, Any]]) -> Callable[[dict[str, Any]], None]:
 
 def harness(stop: StopSection, model: Model, sandbox: SandboxConfig, seed: int) -> Harness:
     budget = Budget(stop.lm_calls, stop.responses_per_call, stop.utility_budget)
-    return Harness(model, budget, sandbox, stop.val_instances, stop.test_instances, seed)
+    seeds = seed_solutions() if stop.language == "scaffold" else {}
+    return Harness(model, budget, sandbox, stop.val_instances, stop.test_instances, seed, seeds=seeds)
 
 
 def run_stop(stop: StopSection, make_model: Callable[[], Model], sandbox: SandboxConfig, seed: int,
              run: RunDir) -> list[dict[str, Any]]:
     """Run (or resume) the rounds; one metrics row per improver version."""
-    h = harness(stop, LazyModel(make_model), sandbox, seed)
-    seed_source = read_improver(stop.improver)
+    scaffold = stop.language == "scaffold"
+    h = harness(stop, ParseTally(LazyModel(make_model)) if scaffold else LazyModel(make_model), sandbox, seed)
+    control = harness(stop, random_model(seed), sandbox, seed) if scaffold else None
+    seed_source = read_improver(stop.improver, stop.language)
     for t in range(stop.rounds + 1):
         folder = run.iter_dir(t)
         folder.mkdir(parents=True, exist_ok=True)
@@ -71,7 +80,7 @@ def run_stop(stop: StopSection, make_model: Callable[[], Model], sandbox: Sandbo
             run.run_stage(0, "seed", lambda: write_atomic(folder / "improver.py", seed_source))
         else:
             run.run_stage(t, "improve", lambda t=t: _improve(h, stop, run, t))
-        run.run_stage(t, "eval", lambda t=t: _evaluate(h, stop, run, t))
+        run.run_stage(t, "eval", lambda t=t: _evaluate(h, stop, run, t, control))
     history = [json.loads(run.iter_dir(t).joinpath("metrics.json").read_text()) for t in range(stop.rounds + 1)]
     write_jsonl(run.root / "metrics.jsonl", history)
     return history
@@ -84,19 +93,30 @@ def _improve(h: Harness, stop: StopSection, run: RunDir, t: int) -> None:
     h.record = _recorder(rows)
     previous = run.iter_dir(t - 1).joinpath("improver.py").read_text(encoding="utf-8")
     new, _ = h.improve_improver(previous, stop.tasks, stop.runs, round=t)
+    if isinstance(h.model, ParseTally):
+        rows.append({"phase": "parse", **h.model.take()})
     rows.append({"phase": "wall", "seconds": round(time.monotonic() - start, 3)})
     write_jsonl(run.iter_dir(t) / "improve.jsonl", rows)
     write_atomic(run.iter_dir(t) / "improver.py", new)
 
 
-def _evaluate(h: Harness, stop: StopSection, run: RunDir, t: int) -> None:
-    """Version t's meta-utility (val and hidden test) on its tasks, and transfer to the others."""
+def _evaluate(h: Harness, stop: StopSection, run: RunDir, t: int, control: Harness | None = None) -> None:
+    """Version t's meta-utility (val and hidden test) on its tasks, and transfer to the others; with a
+    control harness, the same improver's meta-utility with the control's proposer."""
     start = time.monotonic()
     rows: list[dict[str, Any]] = []
     h.record = _recorder(rows)
     source = run.iter_dir(t).joinpath("improver.py").read_text(encoding="utf-8")
+    if isinstance(h.model, ParseTally):
+        h.model.take()
     meta = h.meta_utility(source, stop.tasks, stop.runs, round=t, phase="evaluate")
     transfer = h.meta_utility(source, stop.transfer_tasks, stop.runs, round=t, phase="transfer") if stop.transfer_tasks else None
+    evaluated = time.monotonic()
+    parsed = h.model.take() if isinstance(h.model, ParseTally) else None
+    checked = None
+    if control is not None:
+        control.record = _recorder(rows)
+        checked = control.meta_utility(source, stop.tasks, stop.runs, round=t, phase="control")
     write_jsonl(run.iter_dir(t) / "attempts.jsonl", rows)
     improve_file = run.iter_dir(t) / "improve.jsonl"
     improve_rows = list(read_jsonl(improve_file)) if improve_file.is_file() else []
@@ -108,8 +128,15 @@ def _evaluate(h: Harness, stop: StopSection, run: RunDir, t: int) -> None:
         "tasks": _per_task(meta.runs),
         "transfer": _per_task(transfer.runs) if transfer else {},
         **tamper_summary(improve_rows + rows),
-        "seconds": {"improve": _wall(improve_rows), "evaluate": round(time.monotonic() - start, 3)},
+        "seconds": {"improve": _wall(improve_rows), "evaluate": round(evaluated - start, 3)},
     }
+    if parsed is not None:
+        improved = [r for r in improve_rows if r.get("phase") == "parse"]
+        metrics["parse"] = {"improve": {k: v for k, v in improved[0].items() if k != "phase"} if improved else {},
+                            "evaluate": parsed}
+    if checked is not None:
+        metrics["control"] = {"meta_val": checked.val, "meta_test": checked.test, "tasks": _per_task(checked.runs)}
+        metrics["seconds"]["control"] = round(time.monotonic() - evaluated, 3)
     if t == 0:
         metrics["baseline"] = h.baseline(list(dict.fromkeys(stop.tasks + stop.transfer_tasks)))
     write_atomic(run.iter_dir(t) / "metrics.json", json.dumps(metrics, indent=1))
@@ -130,7 +157,7 @@ def _wall(rows: list[dict[str, Any]]) -> float:
 def tamper_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Attempts (improver runs), how many had a tamper event, counts by kind, one example of each kind,
     and the same over the round's proposals (the unit of the paper's 0.42%)."""
-    attempts = [r for r in rows if r.get("phase") in ("evaluate", "transfer", "meta", "improve")]
+    attempts = [r for r in rows if r.get("phase") in ("evaluate", "transfer", "meta", "improve", "control")]
     proposals = [r for r in rows if r.get("phase") == "proposal"]
     events = [e for r in attempts for e in r.get("tampers", [])]
     examples: dict[str, dict[str, Any]] = {}

@@ -1,4 +1,6 @@
-"""Improver programs as text: they run only in the sandbox (read with `read_program`), never imported."""
+"""Programs as text: they run only in the sandbox (read with `read_program`), never imported. seed_improver.py
+is the paper's seed improver; scaffold_<kind>.py are the scaffold language's templates (selfimprove.stop.scaffold):
+one per downstream task and the scaffold improver, each at its seed settings."""
 
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ sandbox's tester process (standard library only): `check(output, truth, args) ->
 `Malformed` for an output of the wrong type or shape -- the way the paper's LPN utility was gamed (an
 array of an unexpected shape pushed its "accuracy" above 1000%). Instances come in two halves: the
 validation half, which the improver's utility scores against, and the hidden test half, which only the
-harness's final scoring ever sends to the sandbox.
+harness's final scoring ever sends to the sandbox. A third stream, `train`, is for the host alone: the
+scaffold proposer's ground truth (selfimprove.stop.proposer_corpus) is measured on it, never on the halves.
 """
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ class DownstreamTask:
     time_limit: float = 2.0  # seconds per instance (the paper's timeout); LPN's own is 100 ms
 
 
-SPLIT_SALT = {"val": 1, "test": 2}
+SPLIT_SALT = {"val": 1, "test": 2, "train": 3}
 
 
 def instances(task: DownstreamTask, split: str, count: int, seed: int) -> list[Instance]:
-    """`count` instances of `split` ('val' or 'test'), the same for the same seed. The halves come from
-    different streams, so no test instance is derived from what the improver sees."""
+    """`count` instances of `split` ('val', 'test' or the host's 'train'), the same for the same seed. Each
+    split is its own stream, so no test instance is derived from what the improver sees."""
     if split not in SPLIT_SALT:
-        raise UserError(f"a STOP split is 'val' or 'test', not {split!r}")
+        raise UserError(f"a STOP split is 'val', 'test' or 'train', not {split!r}")
     rng = random.Random(f"stop/{task.name}/{split}/{seed}/{SPLIT_SALT[split]}")
     return [task.make(rng) for _ in range(count)]
 
