@@ -5,6 +5,7 @@ accelerate config is one clear error before a run."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -108,9 +109,14 @@ def test_two_processes_train_the_single_process_checkpoint(micro_model, tmp_path
     (TWO_PROCESSES.replace("MULTI_GPU", "FSDP"), "asks for FSDP, but the train stage writes a full checkpoint: set "
                                                  "fsdp_state_dict_type: FULL_STATE_DICT"),
     (TWO_PROCESSES.replace("MULTI_GPU", "DEEPSPEED") + "deepspeed_config:\n  zero_stage: 3\n",
-     "asks for DEEPSPEED, but the deepspeed package is not installed"),
+     "asks for DEEPSPEED, but ZeRO-3 shards the weights and the train stage writes a full checkpoint: set "
+     "zero3_save_16bit_model: true"),
+    pytest.param(TWO_PROCESSES.replace("MULTI_GPU", "DEEPSPEED") + "deepspeed_config:\n  zero_stage: 2\n",
+                 "asks for DEEPSPEED, but the deepspeed package is not installed", id="deepspeed-missing",
+                 marks=pytest.mark.skipif(importlib.util.find_spec("deepspeed") is not None,
+                                          reason="deepspeed is installed")),
     (TWO_PROCESSES.replace("MULTI_GPU", "MEGATRON_LM"), "Megatron-LM needs its own model classes")],
-    ids=["missing", "not-accelerate", "fsdp-sharded-save", "deepspeed-missing", "megatron"])
+    ids=["missing", "not-accelerate", "fsdp-sharded-save", "zero3-sharded-save", "deepspeed-missing", "megatron"])
 def test_a_bad_accelerate_config_is_refused_before_the_run(micro_model, tmp_path, capsys, content, message):
     path = tmp_path / "accelerate.yaml"
     if content is not None:

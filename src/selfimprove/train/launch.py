@@ -91,9 +91,6 @@ def sharding_problem(kind: str, fsdp: dict[str, Any], deepspeed: dict[str, Any])
                 "fsdp_config")
     if kind != "DEEPSPEED":
         return None
-    if importlib.util.find_spec("deepspeed") is None:
-        return ("the deepspeed package is not installed; install the one matching your torch and CUDA "
-                "(pip install deepspeed), or use FSDP")
     if "deepspeed_config_file" in deepspeed:
         try:
             ds = json.loads(Path(deepspeed["deepspeed_config_file"]).read_text(encoding="utf-8"))
@@ -106,6 +103,9 @@ def sharding_problem(kind: str, fsdp: dict[str, Any], deepspeed: dict[str, Any])
     if stage == 3 and gather is not True:
         return ("ZeRO-3 shards the weights and the train stage writes a full checkpoint: set "
                 "zero3_save_16bit_model: true (stage3_gather_16bit_weights_on_model_save in a DeepSpeed JSON)")
+    if importlib.util.find_spec("deepspeed") is None:
+        return ("the deepspeed package is not installed; install the one matching your torch and CUDA "
+                "(pip install deepspeed), or use FSDP")
     return None
 
 
