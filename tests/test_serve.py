@@ -120,7 +120,8 @@ def test_bad_serve_settings_are_refused_through_the_cli(tmp_path, capsys):
     config["model"] = {"path": "m", "serve": {"command": "no-such-server {model} --port {port}"}}
     assert_refused(capsys, ["run", str(write_config(tmp_path, config))], "'no-such-server', which is not installed")
     assert_refused(capsys, [*EVAL, "--model", "m", "--out", str(tmp_path / "eval"),
-                            "model.serve.command=no-such-server {model} {port}"], "'no-such-server', which is not installed")
+                            "model.serve.command=no-such-server {model} {port}"],
+                   "'no-such-server', which is not installed")
     assert not (tmp_path / "eval").exists()
     assert not (tmp_path / "runs").exists()
 

@@ -68,6 +68,7 @@ def check_accelerate_config(cfg: TrainSection) -> None:
     if not path.is_file():
         raise UserError(f"train.accelerate_config {path} does not exist; write one with `accelerate config "
                         f"--config_file {path}`, or unset it to use accelerate's default")
+    import torch
     from accelerate.commands.config.config_args import load_config_from_file
 
     try:
@@ -76,14 +77,18 @@ def check_accelerate_config(cfg: TrainSection) -> None:
         raise UserError(f"train.accelerate_config {path} is not an accelerate config ({type(e).__name__}: "
                         f"{str(e)[:200]}); write one with `accelerate config --config_file {path}`") from None
     kind = str(config.distributed_type).split(".")[-1]
-    problem = sharding_problem(kind, config.fsdp_config or {}, config.deepspeed_config or {})
+    gpu = torch.cuda.is_available()
+    problem = sharding_problem(kind, config.fsdp_config or {}, config.deepspeed_config or {}, gpu)
     if problem:
         raise UserError(f"train.accelerate_config {path} asks for {kind}, but {problem}")
 
 
-def sharding_problem(kind: str, fsdp: dict[str, Any], deepspeed: dict[str, Any]) -> str | None:
+def sharding_problem(kind: str, fsdp: dict[str, Any], deepspeed: dict[str, Any], on_gpu: bool) -> str | None:
     """Why an accelerate config of distributed type `kind` cannot train a stage, or None. Each train stage ends in
-    a full HF checkpoint, which the trainer writes from sharded weights only when told to gather them."""
+    a full HF checkpoint, which the trainer writes from sharded weights only when told to gather them. Without a
+    GPU, accelerate sets neither FSDP nor DeepSpeed up: FSDP configs then train data-parallel (the launched
+    processes say so), while DeepSpeed, half set up by transformers on CPU processes, left them hanging after
+    training (deepspeed 0.19.8, accelerate 1.15), so it is refused."""
     if kind == "MEGATRON_LM":
         return "Megatron-LM needs its own model classes; use MULTI_GPU (DDP), FSDP or DEEPSPEED"
     if kind == "FSDP" and str(fsdp.get("fsdp_state_dict_type", "")).upper() != "FULL_STATE_DICT":
@@ -106,6 +111,9 @@ def sharding_problem(kind: str, fsdp: dict[str, Any], deepspeed: dict[str, Any])
     if importlib.util.find_spec("deepspeed") is None:
         return ("the deepspeed package is not installed; install the one matching your torch and CUDA "
                 "(pip install deepspeed), or use FSDP")
+    if not on_gpu:
+        return ("accelerate sets DeepSpeed up on GPUs only and there is none; use distributed_type MULTI_GPU, "
+                "which trains data-parallel CPU processes over gloo")
     return None
 
 
@@ -122,17 +130,18 @@ def run_job(job: dict[str, Any]) -> None:
     from selfimprove.train.registry import fit_rows
 
     cfg = TrainSection.model_validate(job["train"])
+    on_gpu = torch.cuda.is_available() and job["device"] != "cpu"
     # accelerate's default config (no train.accelerate_config, so not checked before the run) can ask for one
     # too; whether FSDP writes full weights is checked when the trainer saves them
     sharded = next((kind for kind in SHARDED if os.environ.get(f"ACCELERATE_USE_{kind}", "").lower() == "true"), None)
-    problem = sharded and sharding_problem(sharded, {"fsdp_state_dict_type": "FULL_STATE_DICT"}, {})
+    problem = sharded and sharding_problem(sharded, {"fsdp_state_dict_type": "FULL_STATE_DICT"}, {}, on_gpu)
     if problem:
         raise UserError(f"the accelerate config asks for {sharded}, but {problem}")
-    on_gpu = torch.cuda.is_available() and job["device"] != "cpu"
     state = PartialState(cpu=not on_gpu)  # gloo between CPU processes, nccl between GPUs
     if state.is_main_process:
-        print(f"training on {state.num_processes} process(es): {sharded if sharded and on_gpu else state.distributed_type.value}, "
-              f"backend {state.backend or 'none'}, {cfg.batch_size} rows per process and step", flush=True)
+        kind = sharded if sharded and on_gpu else state.distributed_type.value
+        print(f"training on {state.num_processes} process(es): {kind}, backend {state.backend or 'none'}, "
+              f"{cfg.batch_size} rows per process and step", flush=True)
         if sharded and not on_gpu:  # accelerate turns ACCELERATE_USE_FSDP/DEEPSPEED on only for GPU-like devices
             print(f"note: the accelerate config asks for {sharded}, which accelerate sets up on GPUs only; these CPU "
                   "processes train data-parallel, each with the whole model", flush=True)
