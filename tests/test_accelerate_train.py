@@ -100,8 +100,10 @@ def test_two_processes_train_the_single_process_checkpoint(micro_model, tmp_path
     gathered = tmp_path / "work" / "trainer" / "gathered"
     assert (gathered / ("adapter_config.json" if lora else "config.json")).is_file() == fsdp
     trained, start = weights(tmp_path / "model"), weights(micro_model)
-    assert max((trained[k] - reference[k]).abs().max().item() for k in reference) < 1e-6
-    assert max((trained[k] - start[k]).abs().max().item() for k in reference) > 1e-4
+    apart = max((trained[k] - reference[k]).abs().max().item() for k in reference)
+    moved = max((trained[k] - start[k]).abs().max().item() for k in reference)
+    print(f"largest weight difference from in-process training {apart:.1e}; largest step from the start {moved:.1e}")
+    assert apart < 1e-6 and moved > 1e-4
 
 
 @pytest.mark.parametrize(("content", "message"), [
