@@ -119,8 +119,10 @@ def test_bad_serve_settings_are_refused_through_the_cli(tmp_path, capsys):
     assert_refused(capsys, ["run", str(write_config(tmp_path, config))], "use it with backend=hf")
     config["model"] = {"path": "m", "serve": {"command": "no-such-server {model} --port {port}"}}
     assert_refused(capsys, ["run", str(write_config(tmp_path, config))], "'no-such-server', which is not installed")
-    assert_refused(capsys, [*EVAL, "--model", "m", "--out", str(tmp_path / "eval"), "model.serve.command=x {model} {port}"],
-                   "--backend openai --base-url")
+    assert_refused(capsys, [*EVAL, "--model", "m", "--out", str(tmp_path / "eval"),
+                            "model.serve.command=no-such-server {model} {port}"],
+                   "'no-such-server', which is not installed")
+    assert not (tmp_path / "eval").exists()
     assert not (tmp_path / "runs").exists()
 
 

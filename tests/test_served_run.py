@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from selfimprove.evaluate import EvalSection, evaluate_split
 from selfimprove.jsonl import read_jsonl
@@ -100,3 +101,26 @@ def test_served_run_resumes_and_matches_the_local_sampler(improve_model, tmp_pat
     print(f"M_0 sampled accuracy on the improve problems: served {a}/{n}, local {b}/{m}")
     assert 0 < pooled < 1, "the comparison needs correct and incorrect samples"
     assert abs(a / n - b / m) <= 3 * math.sqrt(pooled * (1 - pooled) * (1 / n + 1 / m))
+
+
+@pytest.mark.slow
+def test_eval_serves_the_model_it_evaluates(improve_model, tmp_path):
+    """`selfimprove eval` with model.serve.command samples through a server it starts on the evaluated model:
+    every problem is one request in the server's log, the greedy answers are the local sampler's, and the
+    server is gone when eval is."""
+    config = {"task": {"name": "arith", "options": {"sizes": SIZES}},
+              "model": {"path": str(improve_model), "serve": {"command": SERVE, "startup_timeout_s": 300}},
+              "sampling": {"max_new_tokens": 32}, "eval": {"splits": ["test"], "k": 0, "semantic": False}}
+    (tmp_path / "eval.yaml").write_text(yaml.safe_dump(config))
+    done = selfimprove("eval", str(tmp_path / "eval.yaml"), "--out", str(tmp_path / "eval"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = (tmp_path / "eval" / "serve.log").read_text()
+    [(checkpoint, port)] = HEADER.findall(log)
+    assert checkpoint == str(improve_model)
+    assert log.count('"POST /v1/completions') == SIZES["test"]
+    assert port_closed(int(port), 5), "the server outlived eval"
+
+    model, tokenizer = load_model(str(improve_model), "float32", "cpu")
+    local = evaluate_split(HFSampler(model, tokenizer, show_progress=False), get_task("arith", sizes=SIZES), "test",
+                           SamplingSection(max_new_tokens=32), EvalSection(k=0), 0)
+    assert [r.greedy.text for r in local] == [r["greedy"]["text"] for r in read_jsonl(tmp_path / "eval" / "eval.jsonl")]

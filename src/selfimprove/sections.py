@@ -91,7 +91,8 @@ class ModelSection(Section):
     server: ServerSection = Field(default_factory=ServerSection, description="The server, when backend=openai; "
                                   "with serve.command, its request settings (concurrency, timeouts, extra_body).")
     serve: ServeSection = Field(default_factory=ServeSection, description="Sample each checkpoint of a run "
-                                "through a server the run starts (backend=hf: training uses the local weights).")
+                                "(or the model `selfimprove eval` evaluates) through a server started on it "
+                                "(backend=hf: training uses the local weights).")
 
     @model_validator(mode="after")
     def _serve_needs_local_weights(self) -> ModelSection:

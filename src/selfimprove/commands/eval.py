@@ -21,7 +21,7 @@ from selfimprove.jsonl import check_parent, write_atomic, write_jsonl
 from selfimprove.metrics import EmbeddingCache
 from selfimprove.metrics.summary import summarize_splits
 from selfimprove.report.console import metrics_table
-from selfimprove.sampling import make_sampler
+from selfimprove.sampling import open_sampler
 from selfimprove.sections import ModelSection, SamplingSection, TaskSection
 from selfimprove.suites import SuiteInput
 from selfimprove.suites.config import EvalSuitesSection
@@ -51,7 +51,7 @@ class EvalConfig(Section):
 # What `selfimprove eval` (and `selfimprove report` on its folder) writes: an --out folder holding anything
 # else was not made by eval, and is not overwritten.
 EVAL_OUTPUTS = frozenset({"eval.jsonl", "metrics.json", "config.yaml", "compositional.jsonl", "embeddings",
-                          "report.html", "budget.json", "budget.png"})
+                          "report.html", "budget.json", "budget.png", "serve.log"})
 
 
 def check_out_folder(out: Path) -> None:
@@ -72,11 +72,14 @@ def check_out_folder(out: Path) -> None:
 
 
 def run_eval(cfg: EvalConfig) -> dict:
-    """Sample, grade, summarize; write the records and metrics under cfg.out and print a table."""
-    check_out_folder(Path(cfg.out or "."))
-    if cfg.model.serve.command:
-        raise UserError("model.serve.command starts a server per checkpoint of a run; to evaluate through a "
-                        "server, start it yourself and pass --backend openai --base-url http://HOST:PORT/v1")
+    """Sample, grade, summarize; write the records and metrics under cfg.out and print a table. With
+    model.serve.command, the model is sampled through a server started on it for the evaluation (its output in
+    <out>/serve.log) and stopped after it, also on errors and Ctrl-C."""
+    from selfimprove.sampling.serve import check_serve_command
+
+    out = Path(cfg.out or ".")
+    check_out_folder(out)
+    check_serve_command(cfg.model)
     task = get_task(cfg.task.name, **cfg.task.options)
     cfg.eval.splits = default_splits(cfg.task.name, cfg.eval.splits, "splits" in cfg.eval.model_fields_set)
     if cfg.skills.enabled:
@@ -86,11 +89,23 @@ def run_eval(cfg: EvalConfig) -> dict:
         check_budget(cfg.eval.budget)
     for split in cfg.eval.splits:
         check_nonempty(task, split)  # fail on a bad or empty split before loading the model
-    sampler = make_sampler(cfg.model, batch_size=cfg.sampling.batch_size, engine=cfg.sampling.engine)
+    with open_sampler(cfg.model, out / "serve.log", cfg.sampling.batch_size, cfg.sampling.engine) as sampler:
+        metrics = evaluate(cfg, task, sampler, out)
+    write_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
+    write_atomic(out / "config.yaml", dump_config(cfg))
+    console = Console()
+    console.print(metrics_table(metrics, f"{cfg.model.path} on {cfg.task.name}"))
+    if "skills" in metrics:
+        console.print(skills_table(metrics["skills"]))
+    console.print(f"records: {out / 'eval.jsonl'}  metrics: {out / 'metrics.json'}")
+    return metrics
+
+
+def evaluate(cfg: EvalConfig, task: Task, sampler: Sampler, out: Path) -> dict[str, Any]:
+    """Everything eval samples, while `sampler` is open: the records (written to eval.jsonl) and their metrics."""
     records = []
     for split in cfg.eval.splits:
         records += evaluate_split(sampler, task, split, cfg.sampling, cfg.eval, cfg.task.shots)
-    out = Path(cfg.out or ".")
     write_jsonl(out / "eval.jsonl", (r.to_dict() for r in records))
     cache = EmbeddingCache(out / "embeddings") if cfg.eval.semantic and cfg.eval.k > 1 else None
     metrics = summarize_splits(records, cache)
@@ -106,13 +121,6 @@ def run_eval(cfg: EvalConfig) -> dict:
         metrics["skills"] = skill_metrics(sampler, task, cfg.skills)  # type: ignore[arg-type]
     if cfg.eval.budget:
         metrics["budget"] = run_budget(cfg, task, sampler, out)
-    write_atomic(out / "metrics.json", json.dumps(metrics, indent=1))
-    write_atomic(out / "config.yaml", dump_config(cfg))
-    console = Console()
-    console.print(metrics_table(metrics, f"{cfg.model.path} on {cfg.task.name}"))
-    if "skills" in metrics:
-        console.print(skills_table(metrics["skills"]))
-    console.print(f"records: {out / 'eval.jsonl'}  metrics: {out / 'metrics.json'}")
     return metrics
 
 

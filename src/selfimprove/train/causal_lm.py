@@ -18,7 +18,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl import SFTConfig, SFTTrainer
 
 from selfimprove.errors import UserError
-from selfimprove.train.common import callbacks, peft_config, quiet, trainer_kwargs
+from selfimprove.train.common import callbacks, peft_config, quiet, trainer_kwargs, trained_model
 from selfimprove.train.config import TrainSection
 
 
@@ -50,4 +50,4 @@ def train_causal_lm(
         callbacks=callbacks(cfg),
     )
     quiet(trainer).train()
-    return trainer.model
+    return trained_model(trainer)

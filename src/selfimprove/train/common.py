@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
+from selfimprove.errors import UserError
 from selfimprove.progress import StepBar, verbose
 
 from selfimprove.sampling import as_chat
@@ -117,6 +118,28 @@ def peft_config(cfg: TrainSection) -> Any:
         r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
         target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM",
     )
+
+
+def trained_model(trainer: Any) -> Any:
+    """The model `trainer` trained. Under FSDP or DeepSpeed (train.launcher=accelerate) each process holds only a
+    shard of it: the trainer's own `save_model` gathers the full weights (FSDP's FULL_STATE_DICT; ZeRO-3's
+    16-bit gather, `zero3_save_16bit_model`) and writes them from the main process, which loads them back as one
+    plain model (with LoRA, the start weights plus the adapter, through PEFT); the other processes get None."""
+    if not (trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled):
+        return trainer.model
+    gathered = Path(trainer.args.output_dir) / "gathered"
+    trainer.save_model(str(gathered))  # every process takes part in the gather
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.accelerator.is_main_process:
+        return None
+    if (gathered / "adapter_config.json").is_file():
+        from peft import AutoPeftModelForCausalLM
+
+        return AutoPeftModelForCausalLM.from_pretrained(gathered)  # the adapter names its start checkpoint
+    if not (gathered / "config.json").is_file():
+        raise UserError("the sharded trainer wrote no full weights; in the accelerate config set "
+                        "fsdp_state_dict_type: FULL_STATE_DICT (FSDP) or zero3_save_16bit_model: true (ZeRO-3)")
+    return AutoModelForCausalLM.from_pretrained(gathered)
 
 
 def save_model(model: Any, tokenizer: PreTrainedTokenizerBase, out_dir: Path) -> Path:

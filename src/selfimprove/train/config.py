@@ -51,7 +51,8 @@ class TrainSection(Section):
     lora: LoraSection = Field(default_factory=LoraSection, description="LoRA through PEFT.")
     launcher: Literal["inprocess", "accelerate"] = Field(
         "inprocess", description="inprocess = train in the run's own process (one device); accelerate = the train "
-        "stage runs under `accelerate launch` (DDP on several GPUs or CPU processes), batch_size rows per process.",
+        "stage runs under `accelerate launch` (DDP on several GPUs or CPU processes; FSDP or DeepSpeed ZeRO on GPUs), "
+        "batch_size rows per process.",
     )
     accelerate_config: str | None = Field(
         None, description="accelerate config file for launcher=accelerate (num_processes, distributed type, mixed "

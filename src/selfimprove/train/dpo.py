@@ -17,7 +17,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl import DPOConfig, DPOTrainer
 
 from selfimprove.errors import UserError
-from selfimprove.train.common import callbacks, peft_config, quiet, trainer_kwargs
+from selfimprove.train.common import callbacks, peft_config, quiet, trainer_kwargs, trained_model
 from selfimprove.train.config import TrainSection
 from selfimprove.train.registry import DPO_COLUMNS
 
@@ -49,4 +49,4 @@ def train_dpo(
         callbacks=callbacks(cfg),
     )
     quiet(trainer).train()
-    return trainer.model
+    return trained_model(trainer)

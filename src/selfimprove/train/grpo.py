@@ -21,7 +21,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallba
 from trl import GRPOConfig, GRPOTrainer
 
 from selfimprove.errors import UserError
-from selfimprove.train.common import callbacks, peft_config, quiet, trainer_kwargs
+from selfimprove.train.common import callbacks, peft_config, quiet, trainer_kwargs, trained_model
 from selfimprove.train.config import TrainSection
 from selfimprove.train.rewards import RL_COLUMNS, verified_reward
 
@@ -87,4 +87,4 @@ def train_grpo(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows:
         callbacks=[*callbacks(cfg), StepLog(work / "steps.jsonl")],
     )
     quiet(trainer).train()
-    return trainer.model
+    return trained_model(trainer)

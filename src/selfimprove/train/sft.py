@@ -9,7 +9,7 @@ from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl import SFTConfig, SFTTrainer
 
-from selfimprove.train.common import callbacks, peft_config, quiet, trainer_kwargs
+from selfimprove.train.common import callbacks, peft_config, quiet, trainer_kwargs, trained_model
 from selfimprove.train.config import TrainSection
 
 
@@ -32,4 +32,4 @@ def train_sft(
         callbacks=callbacks(cfg),
     )
     quiet(trainer).train()
-    return trainer.model
+    return trained_model(trainer)
