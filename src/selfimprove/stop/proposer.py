@@ -97,17 +97,22 @@ def train_proposer(out: Path, cfg: ProposerSection, sandbox: SandboxConfig, seed
 
 
 def ensure_proposer(path: str, cfg: ProposerSection, sandbox: SandboxConfig, seed: int) -> dict[str, Any] | None:
-    """Train the proposer at `path` unless a checkpoint (or a model preset name) is there; its proposer.json
-    record, if any. (The run's config check has already refused a model.path folder that is not a checkpoint.)"""
+    """Train the proposer at `path` when nothing (or an empty folder) is there yet; a model preset name is used as it is. Anything
+    else at `path` must be a checkpoint: training replaces its folder, so it never trains over one that holds
+    something else. Returns the proposer.json record, if any."""
+    from selfimprove.errors import UserError
     from selfimprove.models import is_preset
 
     out = Path(path)
     if is_preset(path):
         return None
-    if not (out / "config.json").is_file():
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         from selfimprove.progress import stderr
 
         stderr.print(f"no scaffold proposer at {path}: measuring the ground truth and training it", highlight=False)
         return train_proposer(out, cfg, sandbox, seed)
+    if not (out / "config.json").is_file():
+        raise UserError(f"model.path {path} exists but is not a checkpoint (no config.json); the scaffold proposer "
+                        "is trained only at a path that does not exist yet: pass a new path or a trained model")
     record = out / "proposer.json"
     return json.loads(record.read_text()) if record.is_file() else None
