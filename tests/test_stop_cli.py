@@ -49,7 +49,8 @@ def test_stop_run_saves_versions_reports_and_resumes(micro_model: Path, tmp_path
 @pytest.mark.parametrize(
     ("stop", "words"),
     [({"tasks": ["nope"]}, "unknown STOP task"), ({"improver": "IMPROVER"}, "defines no improve_algorithm"),
-     ({"language": "cobol"}, "stop.language"), ({"proposer": {"steps": 0}}, "stop.proposer.steps")],
+     ({"language": "cobol"}, "stop.language"), ({"proposer": {"steps": 0}}, "stop.proposer.steps"),
+     ({"proposer": {"hidden_size": 66}}, "stop.proposer.hidden_size")],
 )
 def test_bad_stop_input_is_one_line(micro_model: Path, tmp_path: Path, stop: dict, words: str) -> None:
     bad = tmp_path / "improver.py"

@@ -24,6 +24,7 @@ from selfimprove.stop import scaffold
 
 PIECE = r"[A-Za-z_]+|[0-9]+|[^\sA-Za-z0-9_]|\n| "
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
+HEADS = 4  # the proposer's attention heads; its width must be a multiple of them
 
 
 class ProposerSection(Section):
@@ -35,7 +36,8 @@ class ProposerSection(Section):
                              "(never the validation or test halves).")
     rows_per_point: int = Field(8, ge=1, description="Corpus rows per settings point of a measured task kind "
                                                      "(half as many for the improver kind's neighbour moves).")
-    hidden_size: int = Field(64, ge=16, description="Width of the proposer's residual stream.")
+    hidden_size: int = Field(64, ge=16, multiple_of=HEADS,
+                             description=f"Width of the proposer's residual stream (a multiple of its {HEADS} heads).")
     layers: int = Field(2, ge=1, description="Transformer blocks of the proposer.")
 
 
@@ -75,7 +77,7 @@ def train_proposer(out: Path, cfg: ProposerSection, sandbox: SandboxConfig, seed
     rows = corpus(tables, cfg.rows_per_point, seed)
     measured = time.monotonic() - start
     tokenizer = build_tokenizer()
-    arch = TinyModelSection(hidden_size=cfg.hidden_size, layers=cfg.layers, heads=4,
+    arch = TinyModelSection(hidden_size=cfg.hidden_size, layers=cfg.layers, heads=HEADS,
                             intermediate_size=4 * cfg.hidden_size, max_positions=128)
     model = build_model(tokenizer, arch, seed=seed)
     train = TrainSection(learning_rate=3e-3, batch_size=32, max_steps=cfg.steps, warmup_ratio=0.05,
