@@ -81,6 +81,9 @@ def test_scaffold_default_trains_its_proposer_and_reports_the_control(tmp_path: 
     assert "Control: the random-line proposer" in report and "valid settings lines" in report
     again = selfimprove("run", str(write_config(tmp_path, cfg)), cwd=tmp_path)  # the trained proposer is the start
     assert again.returncode == 0 and re.search(r"resuming\s+after\s+iteration\s+1", again.stdout), again.stderr[-2000:]
+    cfg["stop"]["proposer"]["steps"] = 16  # settings the existing proposer was not trained with: refused
+    other = selfimprove("run", str(write_config(tmp_path, cfg)), cwd=tmp_path)
+    assert other.returncode == 2 and "steps 15 (asked: 16)" in other.stderr, other.stderr[-2000:]
 
 
 @pytest.mark.slow

@@ -99,9 +99,10 @@ def train_proposer(out: Path, cfg: ProposerSection, sandbox: SandboxConfig, seed
 
 
 def ensure_proposer(path: str, cfg: ProposerSection, sandbox: SandboxConfig, seed: int) -> dict[str, Any] | None:
-    """Train the proposer at `path` when nothing (or an empty folder) is there yet; a model preset name is used as it is. Anything
-    else at `path` must be a checkpoint: training replaces its folder, so it never trains over one that holds
-    something else. Returns the proposer.json record, if any."""
+    """Train the proposer at `path` when nothing (or an empty folder) is there yet; a model preset name is used
+    as it is. Anything else at `path` must be a checkpoint: training replaces its folder, so it never trains
+    over one that holds something else. Returns the proposer.json record, if any; a proposer whose record names other
+    `stop.proposer` settings than `cfg` is refused, since those settings would not apply."""
     from selfimprove.errors import UserError
     from selfimprove.models import is_preset
 
@@ -116,5 +117,11 @@ def ensure_proposer(path: str, cfg: ProposerSection, sandbox: SandboxConfig, see
     if not (out / "config.json").is_file():
         raise UserError(f"model.path {path} exists but is not a checkpoint (no config.json); the scaffold proposer "
                         "is trained only at a path that does not exist yet: pass a new path or a trained model")
-    record = out / "proposer.json"
-    return json.loads(record.read_text()) if record.is_file() else None
+    record_file = out / "proposer.json"
+    record = json.loads(record_file.read_text()) if record_file.is_file() else None
+    trained, asked = (record or {}).get("settings"), cfg.model_dump()
+    if trained is not None and trained != asked:  # they would silently not apply
+        differ = ", ".join(f"{k} {trained.get(k)} (asked: {v})" for k, v in asked.items() if trained.get(k) != v)
+        raise UserError(f"the proposer at {path} was trained with other stop.proposer settings: {differ}; match "
+                        "them, or set model.path to a new folder to train one with these")
+    return record
