@@ -122,6 +122,8 @@ def test_bad_serve_settings_are_refused_through_the_cli(tmp_path, capsys):
     assert_refused(capsys, [*EVAL, "--model", "m", "--out", str(tmp_path / "eval"),
                             "model.serve.command=no-such-server {model} {port}"],
                    "'no-such-server', which is not installed")
+    assert_refused(capsys, [*EVAL, "--model", "m", "--out", str(tmp_path / "eval"),
+                            "model.serve.command=vllm serve '{model} --port {port}"], "No closing quotation")
     assert not (tmp_path / "eval").exists()
     assert not (tmp_path / "runs").exists()
 
