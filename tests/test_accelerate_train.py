@@ -95,7 +95,10 @@ def test_two_processes_train_the_single_process_checkpoint(micro_model, tmp_path
                                          "accelerate_config": str(tmp_path / "accelerate.yaml")})
     launch_training("sft", str(micro_model), tmp_path / "train_sft.jsonl", launched, tmp_path / "model",
                     tmp_path / "work", dtype="float32")
-    assert "training on 2 process(es): MULTI_CPU, backend gloo, 4 rows per process" in capfd.readouterr().out
+    out = capfd.readouterr().out
+    assert "training on 2 process(es): MULTI_CPU, backend gloo, 4 rows per process" in out
+    # the one line README promises for an FSDP config on CPU processes (accelerate would train them as DDP)
+    assert ("note: the accelerate config asks for FSDP, which accelerate sets up on GPUs only" in out) == fsdp
     # the trainer gathered the shards and wrote them (adapter only with LoRA) before the checkpoint was saved
     gathered = tmp_path / "work" / "trainer" / "gathered"
     assert (gathered / ("adapter_config.json" if lora else "config.json")).is_file() == fsdp
