@@ -120,8 +120,11 @@ def test_two_processes_train_the_single_process_checkpoint(micro_model, tmp_path
                  "asks for DEEPSPEED, but the deepspeed package is not installed", id="deepspeed-missing",
                  marks=pytest.mark.skipif(importlib.util.find_spec("deepspeed") is not None,
                                           reason="deepspeed is installed")),
+    (TWO_PROCESSES.replace("MULTI_GPU", "DEEPSPEED") + "deepspeed_config:\n  deepspeed_config_file: no-such-ds.json\n",
+     "its deepspeed_config_file cannot be read (FileNotFoundError"),
     (TWO_PROCESSES.replace("MULTI_GPU", "MEGATRON_LM"), "Megatron-LM needs its own model classes")],
-    ids=["missing", "not-accelerate", "fsdp-sharded-save", "zero3-sharded-save", "deepspeed-missing", "megatron"])
+    ids=["missing", "not-accelerate", "fsdp-sharded-save", "zero3-sharded-save", "deepspeed-missing", "ds-file-missing",
+         "megatron"])
 def test_a_bad_accelerate_config_is_refused_before_the_run(micro_model, tmp_path, capsys, content, message):
     path = tmp_path / "accelerate.yaml"
     if content is not None:
