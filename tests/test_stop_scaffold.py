@@ -92,7 +92,8 @@ def test_ground_truth_is_measured_on_the_train_stream_only() -> None:
     assert len(table) == len(max_cut.grid()) and all(0 <= r["utility"] <= 1 for r in table)
     # the weakest point (one random split) scores differently on each stream: its measured utility is the train one
     weakest = scaffold.render(max_cut.template, table[0]["settings"])
-    on = {split: evaluate(get_task("max_cut"), weakest, split, instances(get_task("max_cut"), split, 2, 0), SANDBOX).score
+    task = get_task("max_cut")
+    on = {split: evaluate(task, weakest, split, instances(task, split, 2, 0), SANDBOX).score
           for split in ("train", "val", "test")}
     assert table[0]["utility"] == on["train"] not in (on["val"], on["test"]), on
 
