@@ -160,6 +160,7 @@ def test_self_improvement_edits_only_the_improver_settings() -> None:
     assert scaffold.render(new, scaffold.kind("improver").seed) == seed
 
 
+@pytest.mark.slow
 def test_a_resumed_run_samples_what_an_uninterrupted_one_does(tmp_path) -> None:
     """Every stage gets its own model (by stage key) and its own random-line control, so round 1 run by a later
     process after round 0 writes the records round 1 writes in one go. (The model here is the random-line
