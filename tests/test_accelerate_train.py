@@ -95,7 +95,10 @@ def test_two_processes_train_the_single_process_checkpoint(micro_model, tmp_path
                                          "accelerate_config": str(tmp_path / "accelerate.yaml")})
     launch_training("sft", str(micro_model), tmp_path / "train_sft.jsonl", launched, tmp_path / "model",
                     tmp_path / "work", dtype="float32")
-    assert "training on 2 process(es): MULTI_CPU, backend gloo, 4 rows per process" in capfd.readouterr().out
+    out = capfd.readouterr().out
+    assert "training on 2 process(es): MULTI_CPU, backend gloo, 4 rows per process" in out
+    # the one line README promises for an FSDP config on CPU processes (accelerate would train them as DDP)
+    assert ("note: the accelerate config asks for FSDP, which accelerate sets up on GPUs only" in out) == fsdp
     # the trainer gathered the shards and wrote them (adapter only with LoRA) before the checkpoint was saved
     gathered = tmp_path / "work" / "trainer" / "gathered"
     assert (gathered / ("adapter_config.json" if lora else "config.json")).is_file() == fsdp
@@ -117,8 +120,11 @@ def test_two_processes_train_the_single_process_checkpoint(micro_model, tmp_path
                  "asks for DEEPSPEED, but the deepspeed package is not installed", id="deepspeed-missing",
                  marks=pytest.mark.skipif(importlib.util.find_spec("deepspeed") is not None,
                                           reason="deepspeed is installed")),
+    (TWO_PROCESSES.replace("MULTI_GPU", "DEEPSPEED") + "deepspeed_config:\n  deepspeed_config_file: no-such-ds.json\n",
+     "its deepspeed_config_file cannot be read (FileNotFoundError"),
     (TWO_PROCESSES.replace("MULTI_GPU", "MEGATRON_LM"), "Megatron-LM needs its own model classes")],
-    ids=["missing", "not-accelerate", "fsdp-sharded-save", "zero3-sharded-save", "deepspeed-missing", "megatron"])
+    ids=["missing", "not-accelerate", "fsdp-sharded-save", "zero3-sharded-save", "deepspeed-missing", "ds-file-missing",
+         "megatron"])
 def test_a_bad_accelerate_config_is_refused_before_the_run(micro_model, tmp_path, capsys, content, message):
     path = tmp_path / "accelerate.yaml"
     if content is not None:

@@ -122,6 +122,11 @@ def test_bad_serve_settings_are_refused_through_the_cli(tmp_path, capsys):
     assert_refused(capsys, [*EVAL, "--model", "m", "--out", str(tmp_path / "eval"),
                             "model.serve.command=no-such-server {model} {port}"],
                    "'no-such-server', which is not installed")
+    assert_refused(capsys, [*EVAL, "--model", "m", "--out", str(tmp_path / "eval"),
+                            "model.serve.command=vllm serve '{model} --port {port}"], "No closing quotation")
+    (tmp_path / "weights.txt").write_text("not a checkpoint")
+    assert_refused(capsys, [*EVAL, "--model", str(tmp_path / "weights.txt"), "--out", str(tmp_path / "eval"),
+                            "model.serve.command=sh -c 'sleep 60' {model} {port}"], "is not a HF checkpoint")
     assert not (tmp_path / "eval").exists()
     assert not (tmp_path / "runs").exists()
 

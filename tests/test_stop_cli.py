@@ -49,7 +49,8 @@ def test_stop_run_saves_versions_reports_and_resumes(micro_model: Path, tmp_path
 @pytest.mark.parametrize(
     ("stop", "words"),
     [({"tasks": ["nope"]}, "unknown STOP task"), ({"improver": "IMPROVER"}, "defines no improve_algorithm"),
-     ({"language": "cobol"}, "stop.language"), ({"proposer": {"steps": 0}}, "stop.proposer.steps")],
+     ({"language": "cobol"}, "stop.language"), ({"proposer": {"steps": 0}}, "stop.proposer.steps"),
+     ({"proposer": {"hidden_size": 66}}, "stop.proposer.hidden_size")],
 )
 def test_bad_stop_input_is_one_line(micro_model: Path, tmp_path: Path, stop: dict, words: str) -> None:
     bad = tmp_path / "improver.py"
@@ -80,3 +81,21 @@ def test_scaffold_default_trains_its_proposer_and_reports_the_control(tmp_path: 
     assert "Control: the random-line proposer" in report and "valid settings lines" in report
     again = selfimprove("run", str(write_config(tmp_path, cfg)), cwd=tmp_path)  # the trained proposer is the start
     assert again.returncode == 0 and re.search(r"resuming\s+after\s+iteration\s+1", again.stdout), again.stderr[-2000:]
+    cfg["stop"]["proposer"]["steps"] = 16  # settings the existing proposer was not trained with: refused
+    other = selfimprove("run", str(write_config(tmp_path, cfg)), cwd=tmp_path)
+    assert other.returncode == 2 and "steps 15 (asked: 16)" in other.stderr, other.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_scaffold_never_trains_over_a_path_that_is_no_checkpoint(tmp_path: Path) -> None:
+    """Training the proposer replaces model.path's folder: a folder with other files, or a file, is refused
+    before anything is measured or trained, and left as it was."""
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    for path in (tmp_path / "mine", tmp_path / "mine" / "notes.txt"):
+        cfg = stop_config(tmp_path, path, language="scaffold")
+        result = selfimprove("run", str(write_config(tmp_path, cfg)), cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        assert "is not a checkpoint" in result.stderr and "measuring" not in result.stderr, result.stderr
+        assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+        assert not (tmp_path / "runs" / "stop-micro").exists()

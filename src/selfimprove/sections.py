@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -71,6 +72,11 @@ class ServeSection(Section):
         if value is not None and not all(k in value for k in ("{model}", "{port}")):
             raise ValueError("the serve command must contain {model} and {port}, e.g. "
                              "'vllm serve {model} --port {port}'")
+        if value is not None:
+            try:
+                shlex.split(value)  # it is run as shell-style words (sampling/serve.py)
+            except ValueError as e:
+                raise ValueError(f"the serve command does not split into shell words ({e}); check its quotes") from None
         return value
 
 

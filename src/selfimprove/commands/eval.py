@@ -75,11 +75,14 @@ def run_eval(cfg: EvalConfig) -> dict:
     """Sample, grade, summarize; write the records and metrics under cfg.out and print a table. With
     model.serve.command, the model is sampled through a server started on it for the evaluation (its output in
     <out>/serve.log) and stopped after it, also on errors and Ctrl-C."""
+    from selfimprove.sampling.hf import check_checkpoint
     from selfimprove.sampling.serve import check_serve_command
 
     out = Path(cfg.out or ".")
     check_out_folder(out)
     check_serve_command(cfg.model)
+    if cfg.model.serve.command and Path(cfg.model.path).exists():
+        check_checkpoint(Path(cfg.model.path))  # before a server spends minutes on it
     task = get_task(cfg.task.name, **cfg.task.options)
     cfg.eval.splits = default_splits(cfg.task.name, cfg.eval.splits, "splits" in cfg.eval.model_fields_set)
     if cfg.skills.enabled:

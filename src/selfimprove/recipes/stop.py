@@ -14,6 +14,7 @@ from selfimprove.recipes.stop_config import StopConfig
 from selfimprove.rundir import RunDir
 from selfimprove.sandbox import SandboxConfig
 from selfimprove.stop.channel import Model
+from selfimprove.types import Sampler
 
 
 def run(cfg: StopConfig, run_dir: RunDir) -> list[dict[str, Any]]:
@@ -22,12 +23,16 @@ def run(cfg: StopConfig, run_dir: RunDir) -> list[dict[str, Any]]:
     from selfimprove.stop.report import stop_markdown
     from selfimprove.stop.rounds import run_stop
 
-    def make_model() -> Model:
+    loaded: list[Sampler] = []  # loaded by the first stage that calls the model, then shared
+
+    def make_model(stage: int) -> Model:
+        """The model for one stage: its own sampling seeds, the same however the run was interrupted."""
         from selfimprove.recipes.stages import Models
         from selfimprove.stop.model import sampler_model
 
-        sampler = Models(cfg.model, cfg.sampling.batch_size).sampler(cfg.model.path)
-        return sampler_model(sampler, cfg.sampling.max_new_tokens, cfg.sampling.top_p, cfg.seed)
+        if not loaded:
+            loaded.append(Models(cfg.model, cfg.sampling.batch_size).sampler(cfg.model.path))
+        return sampler_model(loaded[0], cfg.sampling.max_new_tokens, cfg.sampling.top_p, cfg.seed * 1000 + stage)
 
     sandbox = SandboxConfig(timeout=cfg.stop.timeout)
     history = run_stop(cfg.stop, make_model, sandbox, cfg.seed, run_dir)

@@ -27,7 +27,8 @@ class StopSection(Section):
         "scaffold_improver.py when language is scaffold)."
     )
     proposer: ProposerSection = Field(default_factory=ProposerSection,
-                                      description="The tiny proposer's training (language: scaffold only).")
+                                      description="The tiny proposer's training (language: scaffold only); a "
+                                      "proposer already at model.path must have been trained with these.")
     tasks: list[str] = Field(["lpn"], min_length=1, description="Tasks the meta-utility averages over: the ones "
                              "the improver is improved on (the paper: LPN). Names: lpn, three_sat, max_cut, grid_dist.")
     transfer_tasks: list[str] = Field(

@@ -24,6 +24,7 @@ from selfimprove.stop import scaffold
 
 PIECE = r"[A-Za-z_]+|[0-9]+|[^\sA-Za-z0-9_]|\n| "
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
+HEADS = 4  # the proposer's attention heads; its width must be a multiple of them
 
 
 class ProposerSection(Section):
@@ -35,7 +36,8 @@ class ProposerSection(Section):
                              "(never the validation or test halves).")
     rows_per_point: int = Field(8, ge=1, description="Corpus rows per settings point of a measured task kind "
                                                      "(half as many for the improver kind's neighbour moves).")
-    hidden_size: int = Field(64, ge=16, description="Width of the proposer's residual stream.")
+    hidden_size: int = Field(64, ge=16, multiple_of=HEADS,
+                             description=f"Width of the proposer's residual stream (a multiple of its {HEADS} heads).")
     layers: int = Field(2, ge=1, description="Transformer blocks of the proposer.")
 
 
@@ -75,7 +77,7 @@ def train_proposer(out: Path, cfg: ProposerSection, sandbox: SandboxConfig, seed
     rows = corpus(tables, cfg.rows_per_point, seed)
     measured = time.monotonic() - start
     tokenizer = build_tokenizer()
-    arch = TinyModelSection(hidden_size=cfg.hidden_size, layers=cfg.layers, heads=4,
+    arch = TinyModelSection(hidden_size=cfg.hidden_size, layers=cfg.layers, heads=HEADS,
                             intermediate_size=4 * cfg.hidden_size, max_positions=128)
     model = build_model(tokenizer, arch, seed=seed)
     train = TrainSection(learning_rate=3e-3, batch_size=32, max_steps=cfg.steps, warmup_ratio=0.05,
@@ -97,17 +99,29 @@ def train_proposer(out: Path, cfg: ProposerSection, sandbox: SandboxConfig, seed
 
 
 def ensure_proposer(path: str, cfg: ProposerSection, sandbox: SandboxConfig, seed: int) -> dict[str, Any] | None:
-    """Train the proposer at `path` unless a checkpoint (or a model preset name) is there; its proposer.json
-    record, if any. (The run's config check has already refused a model.path folder that is not a checkpoint.)"""
+    """Train the proposer at `path` when nothing (or an empty folder) is there yet; a model preset name is used
+    as it is. Anything else at `path` must be a checkpoint: training replaces its folder, so it never trains
+    over one that holds something else. Returns the proposer.json record, if any; a proposer whose record
+    names other `stop.proposer` settings than `cfg` is refused, since those settings would not apply."""
+    from selfimprove.errors import UserError
     from selfimprove.models import is_preset
 
     out = Path(path)
     if is_preset(path):
         return None
-    if not (out / "config.json").is_file():
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         from selfimprove.progress import stderr
 
         stderr.print(f"no scaffold proposer at {path}: measuring the ground truth and training it", highlight=False)
         return train_proposer(out, cfg, sandbox, seed)
-    record = out / "proposer.json"
-    return json.loads(record.read_text()) if record.is_file() else None
+    if not (out / "config.json").is_file():
+        raise UserError(f"model.path {path} exists but is not a checkpoint (no config.json); the scaffold proposer "
+                        "is trained only at a path that does not exist yet: pass a new path or a trained model")
+    record_file = out / "proposer.json"
+    record = json.loads(record_file.read_text()) if record_file.is_file() else None
+    trained, asked = (record or {}).get("settings"), cfg.model_dump()
+    if trained is not None and trained != asked:  # they would silently not apply
+        differ = ", ".join(f"{k} {trained.get(k)} (asked: {v})" for k, v in asked.items() if trained.get(k) != v)
+        raise UserError(f"the proposer at {path} was trained with other stop.proposer settings: {differ}; match "
+                        "them, or set model.path to a new folder to train one with these")
+    return record

@@ -66,12 +66,22 @@ def harness(stop: StopSection, model: Model, sandbox: SandboxConfig, seed: int) 
     return Harness(model, budget, sandbox, stop.val_instances, stop.test_instances, seed, seeds=seeds)
 
 
-def run_stop(stop: StopSection, make_model: Callable[[], Model], sandbox: SandboxConfig, seed: int,
+def run_stop(stop: StopSection, make_model: Callable[[int], Model], sandbox: SandboxConfig, seed: int,
              run: RunDir) -> list[dict[str, Any]]:
-    """Run (or resume) the rounds; one metrics row per improver version."""
+    """Run (or resume) the rounds; one metrics row per improver version. `make_model(key)` is the model for one
+    stage, each stage with its own key (and the control its own random lines), so that a resumed stage samples
+    what it would have sampled had the run not stopped."""
     scaffold = stop.language == "scaffold"
-    h = harness(stop, ParseTally(LazyModel(make_model)) if scaffold else LazyModel(make_model), sandbox, seed)
+    h = harness(stop, LazyModel(lambda: make_model(0)), sandbox, seed)
     control = harness(stop, random_model(seed), sandbox, seed) if scaffold else None
+
+    def at(key: int) -> Harness:
+        model = LazyModel(lambda: make_model(key))
+        h.model = ParseTally(model) if scaffold else model
+        if control is not None:
+            control.model = random_model(seed, key)
+        return h
+
     seed_source = read_improver(stop.improver, stop.language)
     for t in range(stop.rounds + 1):
         folder = run.iter_dir(t)
@@ -79,8 +89,8 @@ def run_stop(stop: StopSection, make_model: Callable[[], Model], sandbox: Sandbo
         if t == 0:
             run.run_stage(0, "seed", lambda: write_atomic(folder / "improver.py", seed_source))
         else:
-            run.run_stage(t, "improve", lambda t=t: _improve(h, stop, run, t))
-        run.run_stage(t, "eval", lambda t=t: _evaluate(h, stop, run, t, control))
+            run.run_stage(t, "improve", lambda t=t: _improve(at(2 * t - 1), stop, run, t))
+        run.run_stage(t, "eval", lambda t=t: _evaluate(at(2 * t), stop, run, t, control))
     history = [json.loads(run.iter_dir(t).joinpath("metrics.json").read_text()) for t in range(stop.rounds + 1)]
     write_jsonl(run.root / "metrics.jsonl", history)
     return history

@@ -135,10 +135,11 @@ def seed_solutions() -> dict[str, str]:
     return {name: kind(name).template for name in KIND_NAMES if name != "improver"}
 
 
-def random_model(seed: int) -> Model:
+def random_model(seed: int, stage: int = 0) -> Model:
     """The control proposer: for each message, a settings line drawn uniformly from the valid lines of the
-    message's kind (no model); 'unparseable' when the message names no kind."""
-    rng = random.Random(f"stop/random-proposer/{seed}")
+    message's kind (no model); 'unparseable' when the message names no kind. Its draws depend on `seed` and
+    `stage` alone (a run's stages each make their own, so a resumed stage draws the same lines)."""
+    rng = random.Random(f"stop/random-proposer/{seed}/{stage}")
 
     def model(expertise: str, messages: list[str], temperature: float) -> list[str]:
         found = [kind_of(m) for m in messages]
