@@ -245,6 +245,35 @@ def test_comparison_puts_runs_on_shared_axes(tmp_path: Path) -> None:
         write_comparison([], tmp_path / "x.html")
 
 
+def _gain(before: float, after: float) -> Any:
+    from selfimprove.verdict import Signal
+
+    return Signal("id_pass@1_gain", after - before > 0.05, before, after, after - before, 0.05, "")
+
+
+def test_headroom_share_is_the_change_over_gold_and_only_from_the_same_start() -> None:
+    from selfimprove.report.compare import headroom_rows
+
+    gold = _gain(0.40, 0.72)
+    rows, note = headroom_rows(gold, [("demo", "sft", _gain(0.40, 0.50)), ("dpo", "dpo", _gain(0.40, 0.22)),
+                                      ("other", "sft", _gain(0.30, 0.50))])
+    assert [r[5] for r in rows] == ["31%", "-56%", "–"]  # 10 of 32 points; a fall is a negative share
+    assert rows[0][:5] == ["demo", "sft", "40.0", "+10.0 points", "+32.0 points"]
+    assert "other starts from another pass@1" in note
+    rows, note = headroom_rows(_gain(0.40, 0.38), [("demo", "sft", _gain(0.40, 0.50))])
+    assert rows[0][5] == "–" and "gold control did not raise pass@1" in note
+
+
+def test_comparison_with_a_gold_run_shows_the_headroom_section(tmp_path: Path) -> None:
+    sft = make_run(tmp_path, "sft", config={"loop": {"strategy": "sft"}})
+    gold = make_run(tmp_path, "gold", config={"loop": {"strategy": "gold"}})
+    page = Page(write_comparison([sft, gold], tmp_path / "c.html").read_text(encoding="utf-8"))
+    assert page.sections == ["verdicts", "headroom", "curves", "configs"]
+    assert "share of the headroom" in page.plain and "against the gold control gold" in page.plain
+    page = Page(write_comparison([sft], tmp_path / "d.html").read_text(encoding="utf-8"))
+    assert "headroom" not in page.sections  # no gold run, no section
+
+
 def test_same_named_runs_get_distinct_labels(tmp_path: Path) -> None:
     a, b = make_run(tmp_path / "a", "run"), make_run(tmp_path / "b", "run")
     page = Page(write_comparison([a, b], tmp_path / "c.html").read_text(encoding="utf-8"))

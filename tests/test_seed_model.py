@@ -59,6 +59,37 @@ def test_rebuilt_seed_model_is_as_good_as_the_shipped_one(tmp_path: Path) -> Non
     assert abs(_pass1(rebuilt) - _pass1(SHIPPED)) <= 0.05
 
 
+def _short_pretrain(out: Path, env_threads: int, pinned: int) -> bytes:
+    """Six steps of the seed model's own pretraining (its corpus cut to a 64-problem seed split) with torch
+    set to `env_threads` threads beforehand, as OMP_NUM_THREADS would; returns the saved weights."""
+    import torch
+
+    from selfimprove.config import load_config
+    from selfimprove.tiny.pretrain import PretrainConfig, pretrain
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(env_threads)
+    try:
+        cfg = load_config(PretrainConfig, REPO / "configs" / "tiny-pretrain.yaml",
+                          [f"out={out}", f"threads={pinned}", "train.max_steps=6", "task.options.sizes.seed=64"])
+        trained, _ = pretrain(cfg)
+        assert torch.get_num_threads() == env_threads  # the pin is undone afterwards
+    finally:
+        torch.set_num_threads(before)
+    return (trained / "model.safetensors").read_bytes()
+
+
+@pytest.mark.slow
+def test_pinned_threads_give_the_same_seed_model_whatever_the_environment_says(tmp_path: Path) -> None:
+    """threads=1 (the default): the same weights under 1 and 2 environment threads. The control, threads=0
+    (torch's default) under 2 threads, differs: without the pin the thread count changes the model."""
+    pinned_one = _short_pretrain(tmp_path / "a", env_threads=1, pinned=1)
+    pinned_two = _short_pretrain(tmp_path / "b", env_threads=2, pinned=1)
+    unpinned_two = _short_pretrain(tmp_path / "c", env_threads=2, pinned=0)
+    assert pinned_one == pinned_two
+    assert unpinned_two != pinned_one
+
+
 def test_demo_copies_the_shipped_model_when_none_is_there(tmp_path: Path) -> None:
     from selfimprove.commands.demo import ensure_seed_model
 

@@ -77,8 +77,14 @@ def test_scaffold_default_trains_its_proposer_and_reports_the_control(tmp_path: 
     assert [a for a, b in zip(seed.splitlines(), new.splitlines(), strict=True) if a != b] in ([], [seed.splitlines()[3]])
     metrics = json.loads((run / "iter_001" / "metrics.json").read_text())
     assert metrics["parse"]["evaluate"]["responses"] >= 1 and 0.0 <= metrics["control"]["meta_val"] <= 1.0
+    phases = [json.loads(line).get("phase") for name in ("attempts.jsonl", "improve.jsonl")
+              for line in (run / "iter_001" / name).read_text().splitlines()]
+    assert metrics["control_attempts"] == phases.count("control") >= 1  # counted apart from the model's runs
+    assert metrics["attempts"] == sum(phases.count(p) for p in ("evaluate", "transfer", "meta", "improve"))
     report = (run / "report.md").read_text()
     assert "Control: the random-line proposer" in report and "valid settings lines" in report
+    controls = sum(json.loads((run / f"iter_{t:03d}" / "metrics.json").read_text())["control_attempts"] for t in (0, 1))
+    assert f"random-line control's {controls} runs are not counted above" in report
     again = selfimprove("run", str(write_config(tmp_path, cfg)), cwd=tmp_path)  # the trained proposer is the start
     assert again.returncode == 0 and re.search(r"resuming\s+after\s+iteration\s+1", again.stdout), again.stderr[-2000:]
     cfg["stop"]["proposer"]["steps"] = 16  # settings the existing proposer was not trained with: refused

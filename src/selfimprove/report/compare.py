@@ -82,6 +82,50 @@ def verdicts_section(runs: list[Compared]) -> Section:
     return Section("verdicts", "Verdicts", html)
 
 
+def id_gain(c: Compared) -> Signal | None:
+    """The run's in-distribution greedy pass@1 change as its verdict measures it (iteration 0 to the compared
+    iteration, with the paired interval), or None before a verdict can be decided."""
+    verdict, _ = run_verdict(c.run.history, c.verdict)
+    return next((s for s in verdict.signals if s.name == "id_pass@1_gain"), None) if verdict else None
+
+
+def headroom_rows(gold: Signal | None, runs: list[tuple[str, str, Signal | None]]) -> tuple[list[list[str]], str]:
+    """One row per run: its strategy, pass@1 at the start, its change, the gold control's change and the share
+    of that headroom it captured (its change / gold's). The share is left out when the two did not start from
+    the same pass@1 (different starting models) or the gold control did not gain (then the setup has no
+    headroom to share, and the control, not the method, is in question)."""
+    rows, notes = [], []
+    gold_gain = gold.change if gold and gold.change is not None else None
+    if gold_gain is None or gold_gain <= 0:
+        notes.append("The gold control did not raise pass@1, so this setup shows no headroom and no share is given.")
+    for label, strategy, signal in runs:
+        share = "–"
+        if signal is not None and signal.change is not None and gold_gain is not None and gold_gain > 0:
+            if gold is not None and signal.before == gold.before:
+                share = f"{100 * signal.change / gold_gain:.0f}%"
+            else:
+                notes.append(f"{label} starts from another pass@1 than the gold control; no share is given.")
+        start = f"{100 * signal.before:.1f}" if signal and signal.before is not None else "–"
+        rows.append([label, strategy, start, change_cell(signal), change_cell(gold), share])
+    return rows, " ".join(notes)
+
+
+def headroom_section(runs: list[Compared]) -> Section | None:
+    """How much of the headroom a strategy captured: a run with loop.strategy=gold (SFT on the improve split's
+    reference solutions) is the upper bound any self-improvement method on that split is compared to. Shown
+    when the compared runs include one gold run and at least one other."""
+    strategy = {c.label: str(flatten(c.run.config).get("loop.strategy", "")) for c in runs}
+    gold = [c for c in runs if strategy[c.label] == "gold"]
+    others = [c for c in runs if strategy[c.label] != "gold"]
+    if len(gold) != 1 or not others:
+        return None
+    rows, notes = headroom_rows(id_gain(gold[0]), [(c.label, strategy[c.label] or "–", id_gain(c)) for c in others])
+    note = (f"In-distribution greedy pass@1 (points), iteration 0 to each run's compared iteration, against the "
+            f"gold control {gold[0].label}. {notes}").strip()
+    head = ["run", "strategy", "pass@1 at start", "its change", "gold's change", "share of the headroom"]
+    return Section("headroom", "Headroom captured", fragment("table.html.j2", head=head, rows=rows, note=note))
+
+
 def curves_section(runs: list[Compared]) -> Section:
     plots = panels.compare_panels([(c.label, c.run.history, c.verdict) for c in runs])
     caption = "One line per run; iteration 0 is each run's starting model. Split names follow each run's verdict config."
@@ -99,4 +143,5 @@ def config_section(runs: list[Compared]) -> Section:
     return Section("configs", "How the runs differ", html)
 
 
-COMPARE_SECTIONS: list[Callable[[list[Compared]], Section | None]] = [verdicts_section, curves_section, config_section]
+COMPARE_SECTIONS: list[Callable[[list[Compared]], Section | None]] = [verdicts_section, headroom_section, curves_section,
+                                                                     config_section]

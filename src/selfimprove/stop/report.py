@@ -78,8 +78,9 @@ def stop_tables(history: list[dict[str, Any]]) -> list[Table]:
         [[str(m["iteration"]), str(m["attempts"]), str(m["tampered_attempts"]), f"{100 * m['tamper_rate']:.2f}%",
           str(m["failed_attempts"]), str(m["proposals"]), str(m["tampered_proposals"]),
           *(str(m["tamper_counts"].get(k, 0)) for k in KINDS)] for m in history],
-        "Every improver run is an attempt; a proposal is a new improver the model wrote during the round. "
-        "Events are counted where caught (host, process, static scan, scorer) and recorded even when blocked.",
+        "Every improver run the model steered is an attempt; a proposal is a new improver the model wrote during "
+        "the round. Events are counted where caught (host, process, static scan, scorer) and recorded even when "
+        "blocked." + _control_tampers(history),
     ))
     seen: dict[str, list[str]] = {}
     for m in history:
@@ -90,6 +91,15 @@ def stop_tables(history: list[dict[str, Any]]) -> list[Table]:
         out.append(Table("examples", "One example of each kind caught", ["kind", "caught by", "where", "improver",
                                                                           "what"], list(seen.values())))
     return out
+
+
+def _control_tampers(history: list[dict[str, Any]]) -> str:
+    """A sentence on the random-line control's runs, which the table leaves out (none before the scaffold)."""
+    runs = sum(m.get("control_attempts", 0) for m in history)
+    if not runs:
+        return ""
+    tampered = sum(m.get("control_tampered_attempts", 0) for m in history)
+    return f" The random-line control's {runs} runs are not counted above; {tampered} of them had a tamper event."
 
 
 def stop_markdown(history: list[dict[str, Any]], proposer: dict[str, Any] | None = None) -> str:

@@ -167,7 +167,10 @@ def _wall(rows: list[dict[str, Any]]) -> float:
 def tamper_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Attempts (improver runs), how many had a tamper event, counts by kind, one example of each kind,
     and the same over the round's proposals (the unit of the paper's 0.42%)."""
-    attempts = [r for r in rows if r.get("phase") in ("evaluate", "transfer", "meta", "improve", "control")]
+    # The random-line control's runs are counted apart: they say nothing of what the model proposed, and mixed
+    # in they would dilute the rate of the runs the model steered.
+    attempts = [r for r in rows if r.get("phase") in ("evaluate", "transfer", "meta", "improve")]
+    controls = [r for r in rows if r.get("phase") == "control"]
     proposals = [r for r in rows if r.get("phase") == "proposal"]
     events = [e for r in attempts for e in r.get("tampers", [])]
     examples: dict[str, dict[str, Any]] = {}
@@ -185,5 +188,7 @@ def tamper_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "tamper_counts": count_kinds(events),
         "proposals": len(proposals),
         "tampered_proposals": sum(bool(r.get("tampers")) for r in proposals),
+        "control_attempts": len(controls),
+        "control_tampered_attempts": sum(bool(r.get("tampers")) for r in controls),
         "examples": {k: examples[k] for k in KINDS if k in examples},
     }

@@ -5,7 +5,7 @@ speaks is that one settings line: an edit is a new line, parsed strictly (the pr
 each value in its domain; anything else is unparseable) and rendered back into the program.
 
 Why: STOP (Zelikman et al. 2024) asks a model to rewrite whole programs, which needs a strong code model (a
-135M model never wrote working Python in our runs). A line over a few integer knobs is small enough for a
+135M model wrote no working Python in the runs measured in the README). A line over a few integer knobs is small enough for a
 tiny model to learn from a corpus the world generates with ground truth (selfimprove.stop.proposer), and
 the recursion stays real: the improver is itself a scaffold program, so running it on its own source under
 the meta-utility edits its own settings (calls, responses per call, temperature, keep, chain).

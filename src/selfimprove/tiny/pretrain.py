@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import Field
@@ -54,6 +56,11 @@ class PretrainConfig(Section):
                                     description="Skill rows mixed into the arith corpus (judge, pose, revise, compose).")
     model: TinyModelSection = Field(default_factory=TinyModelSection, description="Architecture of the tiny Llama.")
     train: TrainSection = Field(default_factory=_pretrain_defaults, description="Training budget and optimizer.")
+    threads: int = Field(
+        1, ge=0, description="torch threads while pretraining (0 = torch's default, set by OMP_NUM_THREADS or the "
+                             "core count). A fixed count gives the same seed model whatever the environment says: "
+                             "each thread count splits float sums differently, and 600 steps turn those last-bit "
+                             "differences into a different model.")
 
 
 def training_rows(cfg: PretrainConfig) -> list[dict[str, str]]:
@@ -88,6 +95,20 @@ def check_out(out: Path, overwrite: bool) -> None:
         raise UserError(f"out={out} already holds files; pass --overwrite to replace them, or choose another out")
 
 
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """torch's intra-op thread count set to `count` (0 = left as it is) inside the block, restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def pretrain(cfg: PretrainConfig, overwrite: bool = False) -> tuple[Path, float]:
     """Train and save the seed model; returns its directory and the training wall time in seconds. The
     trainer's scratch and the new checkpoint live in a hidden sibling folder until the checkpoint replaces
@@ -103,7 +124,8 @@ def pretrain(cfg: PretrainConfig, overwrite: bool = False) -> tuple[Path, float]
     shutil.rmtree(work, ignore_errors=True)
     try:
         start = time.monotonic()
-        trained = train_sft(model, tokenizer, rows, cfg.train, work / "trainer")
+        with torch_threads(cfg.threads):
+            trained = train_sft(model, tokenizer, rows, cfg.train, work / "trainer")
         seconds = time.monotonic() - start
         save_model(trained, tokenizer, work / "model")
         write_atomic(work / "model" / "pretrain.yaml", dump_config(cfg))

@@ -38,6 +38,8 @@ def train_dpo(
         ref_model = copy.deepcopy(model)  # frozen copy of the starting weights: the KL anchor of DPO
     kwargs = trainer_kwargs(cfg, work_dir, model)
     kwargs["learning_rate"] = cfg.dpo.learning_rate or cfg.learning_rate
+    if cfg.dpo.nll_weight > 0:  # iterative RPO (Pang et al. 2024): DPO + NLL on the chosen solution
+        kwargs |= {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, cfg.dpo.nll_weight]}
     args = DPOConfig(**kwargs, beta=cfg.dpo.beta, max_length=cfg.max_length)
     trainer = DPOTrainer(
         model=model,

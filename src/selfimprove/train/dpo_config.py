@@ -14,3 +14,7 @@ class DPOSection(Section):
     learning_rate: float | None = Field(
         None, gt=0, description="Peak learning rate of DPO training (SFT -> DPO runs); null = train.learning_rate."
     )
+    nll_weight: float = Field(
+        0.0, ge=0, description="Weight of a negative log-likelihood term on the chosen solution added to the DPO "
+        "loss (Pang et al. 2024, iterative RPO: DPO alone can lower the likelihood of right solutions too); "
+        "0 = plain DPO. TRL's loss_type [sigmoid, sft] with loss_weights [1, nll_weight].")
