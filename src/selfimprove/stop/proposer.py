@@ -101,9 +101,10 @@ def train_proposer(out: Path, cfg: ProposerSection, sandbox: SandboxConfig, seed
 
 def ensure_proposer(path: str, cfg: ProposerSection, sandbox: SandboxConfig, seed: int) -> dict[str, Any] | None:
     """Train the proposer at `path` when nothing (or an empty folder) is there yet; a model preset name, or a
-    hub id found in the local Hugging Face cache, is used as it is. Anything else at `path` must be a checkpoint: training replaces its folder, so it never trains
-    over one that holds something else. Returns the proposer.json record, if any; a proposer whose record
-    names other `stop.proposer` settings than `cfg` is refused, since those settings would not apply."""
+    hub id found in the local Hugging Face cache, is used as it is. Anything else at `path` must be a
+    checkpoint: training replaces its folder, so it never trains over one that holds something else. Returns
+    the proposer.json record, if any; a proposer whose record names other `stop.proposer` settings than `cfg`
+    is refused, since those settings would not apply."""
     from selfimprove.errors import UserError
     from selfimprove.models import is_cached_hub_model, is_preset
 
