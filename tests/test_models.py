@@ -10,7 +10,8 @@ import pytest
 
 from selfimprove.errors import UserError
 from selfimprove.jsonl import read_jsonl
-from selfimprove.models import PRESETS, Preset, cache_root, gguf_location, is_preset, resolve_model_path
+from selfimprove.models import (PRESETS, Preset, cache_root, gguf_location, is_cached_hub_model, is_preset,
+                                resolve_model_path)
 from selfimprove.sampling import ChatPrompts, as_chat, make_sampler
 from selfimprove.sampling.hf import HFSampler
 from selfimprove.sampling.openai_backend import OpenAISampler
@@ -83,3 +84,19 @@ def test_eval_cli_on_five_gsm8k_problems(micro_model, shared_data, tmp_path):
     assert metrics["test"]["n_problems"] == 5
     expected = sum(bool(r["greedy"]["correct"]) for r in records) / 5
     assert metrics["test"]["greedy_pass@1"] == pytest.approx(expected)
+
+
+def test_cached_hub_ids_are_told_apart_from_local_paths(tmp_path, monkeypatch):
+    """The STOP proposer is trained only at a local path: a hub id in the Hugging Face cache is a model to load."""
+    snapshot = tmp_path / "hub" / "models--org--tiny" / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (tmp_path / "hub" / "models--org--tiny" / "refs").mkdir()
+    (tmp_path / "hub" / "models--org--tiny" / "refs" / "main").write_text("a" * 40)
+    monkeypatch.chdir(tmp_path)
+    cache = str(tmp_path / "hub")
+    assert is_cached_hub_model("org/tiny", cache_dir=cache)
+    assert not is_cached_hub_model("org/other", cache_dir=cache)  # not cached: a local folder to create
+    assert not is_cached_hub_model("runs/../x", cache_dir=cache)  # not a hub id
+    (tmp_path / "org" / "tiny").mkdir(parents=True)  # a local folder of that name wins
+    assert not is_cached_hub_model("org/tiny", cache_dir=cache)

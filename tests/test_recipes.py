@@ -91,3 +91,18 @@ def test_a_bad_recipe_is_one_line_through_the_cli(tmp_path: Path, capsys: pytest
     assert_refused(capsys, ["run", str(path)], "unknown recipe 'ppo'")
     old = write(tmp_path, {"model": {"path": "m"}, "recipe": "iterative", "loop": {"strategy": "collapse"}})
     assert_refused(capsys, ["run", str(old)], "recipe: collapse")
+
+
+def test_grpo_step_log_is_written_by_the_main_process_only(tmp_path: Path) -> None:
+    """Under `accelerate launch` every process gets on_log; one line per logged step, from process 0."""
+    from transformers import TrainerState
+
+    from selfimprove.train.grpo import StepLog
+
+    log = StepLog(tmp_path / "steps.jsonl")
+    logs = {"loss": 0.1, "reward": 0.5, "kl": 0.01, "unrelated": 3}
+    for rank in (0, 1):
+        state = TrainerState(global_step=4, is_world_process_zero=rank == 0, is_local_process_zero=rank == 0)
+        log.on_log(None, state, None, logs=logs)
+    log.on_log(None, TrainerState(global_step=5), None, logs={"loss": 0.2})  # no reward: not a GRPO step row
+    assert (tmp_path / "steps.jsonl").read_text().splitlines() == ['{"step": 4, "loss": 0.1, "reward": 0.5, "kl": 0.01}']

@@ -66,9 +66,13 @@ def test_scaffold_default_trains_its_proposer_and_reports_the_control(tmp_path: 
     cfg = stop_config(tmp_path, tmp_path / "proposer", language="scaffold",
                       proposer={"steps": 15, "ground_truth_instances": 1, "rows_per_point": 1}, transfer_tasks=["max_cut"])
     cfg["sampling"]["max_new_tokens"] = 24
+    busy = tmp_path / ".proposer.proposer-tmp"  # another run's proposer work folder, still in use
+    busy.mkdir()
+    (busy / "in-progress").write_text("")
     result = selfimprove("run", str(write_config(tmp_path, cfg)), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "proposer" / "config.json").is_file()
+    assert sorted(p.name for p in tmp_path.glob(".proposer*")) == [busy.name] and (busy / "in-progress").exists()
     record = json.loads((tmp_path / "proposer" / "proposer.json").read_text())
     assert record["steps"] == 15 and set(record["ground_truth"]) == {"lpn", "three_sat", "max_cut", "grid_dist"}
     run = tmp_path / "runs" / "stop-micro"

@@ -70,6 +70,21 @@ def is_preset(path: str) -> bool:
     return path in PRESETS and not Path(path).exists()
 
 
+def is_cached_hub_model(path: str, cache_dir: str | None = None) -> bool:
+    """A hub id ("org/name") whose checkpoint is in the local Hugging Face cache and that no local path
+    shadows: transformers loads it from there, offline included."""
+    if Path(path).exists():
+        return False
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        found = try_to_load_from_cache(path, "config.json", cache_dir=cache_dir)
+    except HFValidationError:  # not a valid hub id: a local path
+        return False
+    return isinstance(found, str)
+
+
 def resolve_model_path(path: str) -> str:
     """The checkpoint directory of a preset (materialized on first use); any other path unchanged."""
     if not is_preset(path):

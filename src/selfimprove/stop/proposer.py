@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,9 @@ def train_proposer(out: Path, cfg: ProposerSection, sandbox: SandboxConfig, seed
     model = build_model(tokenizer, arch, seed=seed)
     train = TrainSection(learning_rate=3e-3, batch_size=32, max_steps=cfg.steps, warmup_ratio=0.05,
                          logging_steps=max(1, cfg.steps // 4), seed=seed)
-    work = out.parent / f".{out.name}.proposer-tmp"
-    shutil.rmtree(work, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # A folder of its own per call: two runs that train the same proposer at once must not share one.
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.proposer-", dir=out.parent))
     try:
         trained = train_sft(model, tokenizer, rows, train, work / "trainer")
         save_model(trained, tokenizer, work / "model")
@@ -91,7 +93,6 @@ def train_proposer(out: Path, cfg: ProposerSection, sandbox: SandboxConfig, seed
                   "train_seconds": round(time.monotonic() - start - measured, 1), "ground_truth": tables,
                   "settings": cfg.model_dump()}
         write_atomic(work / "model" / "proposer.json", json.dumps(record, indent=1))
-        out.parent.mkdir(parents=True, exist_ok=True)
         replace_dir(work / "model", out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -99,15 +100,16 @@ def train_proposer(out: Path, cfg: ProposerSection, sandbox: SandboxConfig, seed
 
 
 def ensure_proposer(path: str, cfg: ProposerSection, sandbox: SandboxConfig, seed: int) -> dict[str, Any] | None:
-    """Train the proposer at `path` when nothing (or an empty folder) is there yet; a model preset name is used
-    as it is. Anything else at `path` must be a checkpoint: training replaces its folder, so it never trains
-    over one that holds something else. Returns the proposer.json record, if any; a proposer whose record
-    names other `stop.proposer` settings than `cfg` is refused, since those settings would not apply."""
+    """Train the proposer at `path` when nothing (or an empty folder) is there yet; a model preset name, or a
+    hub id found in the local Hugging Face cache, is used as it is. Anything else at `path` must be a
+    checkpoint: training replaces its folder, so it never trains over one that holds something else. Returns
+    the proposer.json record, if any; a proposer whose record names other `stop.proposer` settings than `cfg`
+    is refused, since those settings would not apply."""
     from selfimprove.errors import UserError
-    from selfimprove.models import is_preset
+    from selfimprove.models import is_cached_hub_model, is_preset
 
     out = Path(path)
-    if is_preset(path):
+    if is_preset(path) or is_cached_hub_model(path):  # a model the run loads as it is
         return None
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         from selfimprove.progress import stderr

@@ -30,13 +30,14 @@ LOGGED = ("loss", "reward", "reward_std", "kl", "entropy", "completions/mean_len
 
 
 class StepLog(TrainerCallback):
-    """Append each logged step's GRPO metrics to a JSON-lines file (one line per logging step)."""
+    """Append each logged step's GRPO metrics to a JSON-lines file (one line per logging step). Under a
+    multi-process launch every process gets `on_log`; only the main one writes, so a step is one line."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
-        if not logs or "reward" not in logs:
+        if not logs or "reward" not in logs or not state.is_world_process_zero:
             return
         row = {"step": state.global_step, **{k: logs[k] for k in LOGGED if k in logs}}
         self.path.parent.mkdir(parents=True, exist_ok=True)
