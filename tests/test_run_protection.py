@@ -162,3 +162,18 @@ def test_resume_refuses_a_replaced_starting_model_unless_forced(interrupted_run)
     weights.write_bytes(original)
     recorded = yaml.safe_load((interrupted_run["run"] / "inputs.json").read_text())
     assert recorded["model"]["path"] == str(model)
+
+
+def test_scratch_folders_beside_one_target_are_separate_and_removed(tmp_path: Path) -> None:
+    """The seed model's pretraining and copy and the STOP proposer build in a scratch folder beside their target:
+    two builds of the same target at once get two folders, and neither touches the other's."""
+    from selfimprove.rundir import replace_dir, scratch_beside
+
+    out = tmp_path / "models" / "tiny"
+    with scratch_beside(out, "pretrain") as first, scratch_beside(out, "pretrain") as second:
+        assert first != second and first.parent == second.parent == out.parent and first.name.startswith(".tiny.pretrain-")
+        (second / "model").mkdir()
+        (second / "model" / "weights").write_text("2")
+        replace_dir(second / "model", out)
+        assert first.is_dir()  # the other build's folder is still there
+    assert [p.name for p in out.parent.iterdir()] == ["tiny"] and (out / "weights").read_text() == "2"

@@ -22,8 +22,10 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -183,6 +185,19 @@ def sync_tree(root: Path, files: bool = True) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+
+@contextmanager
+def scratch_beside(out: Path, purpose: str) -> Iterator[Path]:
+    """A new hidden folder next to `out` (`.NAME.PURPOSE-XXXXXXXX`) where a directory is built before
+    `replace_dir` moves it into place; removed on exit. Unique per call: two processes building the same `out`
+    at once never share one, nor delete each other's."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.{purpose}-", dir=out.parent))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def replace_dir(src: Path, dst: Path) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -66,7 +64,7 @@ def train_proposer(out: Path, cfg: ProposerSection, sandbox: SandboxConfig, seed
     """Measure the ground truth, build the corpus, train the proposer and save it to `out` (written in a
     hidden sibling folder and renamed into place); returns what proposer.json records."""
     from selfimprove.jsonl import write_atomic
-    from selfimprove.rundir import replace_dir
+    from selfimprove.rundir import replace_dir, scratch_beside
     from selfimprove.stop.proposer_corpus import corpus, ground_truth
     from selfimprove.tiny.model import TinyModelSection, build_model
     from selfimprove.train.common import save_model
@@ -83,10 +81,7 @@ def train_proposer(out: Path, cfg: ProposerSection, sandbox: SandboxConfig, seed
     model = build_model(tokenizer, arch, seed=seed)
     train = TrainSection(learning_rate=3e-3, batch_size=32, max_steps=cfg.steps, warmup_ratio=0.05,
                          logging_steps=max(1, cfg.steps // 4), seed=seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # A folder of its own per call: two runs that train the same proposer at once must not share one.
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.proposer-", dir=out.parent))
-    try:
+    with scratch_beside(out, "proposer") as work:
         trained = train_sft(model, tokenizer, rows, train, work / "trainer")
         save_model(trained, tokenizer, work / "model")
         record = {"rows": len(rows), "steps": cfg.steps, "measure_seconds": round(measured, 1),
@@ -94,8 +89,6 @@ def train_proposer(out: Path, cfg: ProposerSection, sandbox: SandboxConfig, seed
                   "settings": cfg.model_dump()}
         write_atomic(work / "model" / "proposer.json", json.dumps(record, indent=1))
         replace_dir(work / "model", out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return record
 
 

@@ -3,7 +3,6 @@ SFTTrainer (completion-only loss). The result is a standard HF checkpoint direct
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ from pydantic import Field
 from selfimprove.config import Section, dump_config
 from selfimprove.errors import UserError
 from selfimprove.jsonl import write_atomic
-from selfimprove.rundir import replace_dir
+from selfimprove.rundir import replace_dir, scratch_beside
 from selfimprove.sections import TaskSection
 from selfimprove.tasks import arith_skills as skills
 from selfimprove.tasks import arith_world as world
@@ -120,9 +119,7 @@ def pretrain(cfg: PretrainConfig, overwrite: bool = False) -> tuple[Path, float]
     tokenizer = build_tokenizer(cfg.whole_numbers)
     model = build_model(tokenizer, cfg.model, seed=cfg.train.seed)
     rows = training_rows(cfg)
-    work = out.parent / f".{out.name}.pretrain-tmp"
-    shutil.rmtree(work, ignore_errors=True)
-    try:
+    with scratch_beside(out, "pretrain") as work:
         start = time.monotonic()
         with torch_threads(cfg.threads):
             trained = train_sft(model, tokenizer, rows, cfg.train, work / "trainer")
@@ -130,6 +127,4 @@ def pretrain(cfg: PretrainConfig, overwrite: bool = False) -> tuple[Path, float]
         save_model(trained, tokenizer, work / "model")
         write_atomic(work / "model" / "pretrain.yaml", dump_config(cfg))
         replace_dir(work / "model", out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return out, seconds

@@ -19,11 +19,9 @@ SHIPPED = Path(__file__).parent / "seed"
 
 def install_shipped(out: Path) -> Path:
     """Copy the shipped checkpoint to `out` (a new folder, written next to it and renamed into place)."""
-    from selfimprove.rundir import replace_dir
+    from selfimprove.rundir import replace_dir, scratch_beside
 
-    work = out.parent / f".{out.name}.copy-tmp"
-    shutil.rmtree(work, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(SHIPPED, work)
-    replace_dir(work, out)
+    with scratch_beside(out, "copy") as work:
+        shutil.copytree(SHIPPED, work / "model")
+        replace_dir(work / "model", out)
     return out
